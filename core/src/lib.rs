@@ -1,0 +1,46 @@
+//! # seminas-core
+//!
+//! The search core of seminas: the [`SearchSpace`], [`Evaluator`], [`Controller`] and
+//! [`Strategy`] traits, the plugin [`Registry`], configuration, the NAO controller on Burn and
+//! the built-in strategies (`seminas-nao`, `nao`, `seminas-re`, `re`, `random`).
+#![warn(missing_docs)]
+
+mod config;
+mod controller;
+mod device;
+mod errors;
+mod evaluator;
+mod oracle;
+mod registry;
+mod restricted;
+mod search;
+mod space;
+mod strategy;
+mod table;
+
+pub mod nao;
+pub mod predictor;
+pub mod stats;
+pub mod strategies;
+
+pub use config::{Component, ComponentKind, Config, SearchSection};
+pub use controller::{Controller, Example, FitReport};
+pub use device::DeviceSpec;
+pub use errors::{Error, Result};
+pub use evaluator::{BenchmarkFacts, Evaluator, Measurement};
+pub use oracle::{Answer, Oracle, Record};
+pub use registry::{
+    ControllerFactory, Entry, EvaluatorFactory, Listing, Registration, Registry, SpaceFactory, StrategyFactory,
+};
+pub use restricted::RestrictedSpace;
+pub use search::{component, prepare, BestSummary, PreparedSearch, Summary};
+pub use space::{Arch, Encoding, SearchSpace, Token};
+pub use strategy::{run_search, ControllerBuilder, SearchContext, SearchOutcome, Strategy};
+pub use table::{TableEvaluator, TableSettings};
+
+#[doc(hidden)]
+pub use inventory;
+
+/// Re-exported so that plugins use the same versions as the core.
+pub use rand;
+pub use rand_chacha;

@@ -1,0 +1,190 @@
+//! `re`: regularized evolution (Real et al. 2019), and `seminas-re`: the same with children
+//! screened by the semi-supervised predictor before evaluation.
+
+use std::collections::{HashSet, VecDeque};
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::semi::{train_semi_supervised, SemiSupervised};
+use crate::{Answer, Arch, Result, SearchContext, Strategy};
+
+/// Draws after which a generation that yields no new architecture ends the search.
+const MAX_STALE: usize = 10_000;
+
+/// Settings of `re` (`[strategy.re]`). Defaults follow the NAS-Bench-101 paper's
+/// regularized-evolution baseline (population 100, tournament 10).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvolutionSettings {
+    /// P: population size (the first P architectures are random).
+    pub population: usize,
+    /// S: tournament sample size.
+    pub sample: usize,
+}
+
+impl Default for EvolutionSettings {
+    fn default() -> Self {
+        EvolutionSettings { population: 100, sample: 10 }
+    }
+}
+
+struct Member {
+    arch: Arch,
+    signal: f64,
+}
+
+/// Picks the best of `sample` members drawn uniformly with replacement.
+fn tournament<'a>(population: &'a VecDeque<Member>, sample: usize, rng: &mut dyn rand::RngCore) -> &'a Member {
+    (0..sample.max(1))
+        .map(|_| &population[rng.random_range(0..population.len())])
+        .max_by(|a, b| a.signal.total_cmp(&b.signal))
+        .expect("non-empty population")
+}
+
+/// Fills the population with random evaluated architectures.
+fn initial_population(ctx: &mut SearchContext<'_>, size: usize) -> Result<VecDeque<Member>> {
+    super::random::evaluate_random(ctx, size, 0)?;
+    Ok(ctx
+        .oracle
+        .history()
+        .iter()
+        .map(|r| Member { arch: r.arch.clone(), signal: r.measurement.signal })
+        .collect())
+}
+
+/// Regularized evolution.
+pub struct RegularizedEvolution {
+    settings: EvolutionSettings,
+}
+
+impl RegularizedEvolution {
+    /// A strategy with these settings.
+    pub fn new(settings: EvolutionSettings) -> Self {
+        RegularizedEvolution { settings }
+    }
+}
+
+impl Strategy for RegularizedEvolution {
+    fn search(&self, ctx: &mut SearchContext<'_>) -> Result<()> {
+        let mut population = initial_population(ctx, self.settings.population.max(1))?;
+        let mut stale = 0;
+        while ctx.oracle.remaining() > 0 && !population.is_empty() && stale < MAX_STALE {
+            let parent = tournament(&population, self.settings.sample, ctx.rng).arch.clone();
+            let child = ctx.space.mutate(&parent, ctx.rng);
+            let generation = ctx.oracle.spent();
+            let signal = match ctx.oracle.query(&child, generation, None)? {
+                Answer::New(m) => {
+                    stale = 0;
+                    m.signal
+                }
+                // A repeated child costs nothing and still ages the population, as in Real et al.
+                Answer::Known(m) => {
+                    stale += 1;
+                    m.signal
+                }
+                Answer::OverBudget => break,
+            };
+            population.push_back(Member { arch: child, signal });
+            population.pop_front();
+        }
+        Ok(())
+    }
+}
+
+/// Settings of `seminas-re` (`[strategy.seminas-re]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SemiEvolutionSettings {
+    /// P: population size (the first P architectures are random).
+    pub population: usize,
+    /// S: tournament sample size.
+    pub sample: usize,
+    /// Mutated children proposed per generation and scored by the predictor.
+    pub children: usize,
+    /// Best-predicted children evaluated per generation.
+    pub evaluate: usize,
+    /// M: unlabelled architectures pseudo-labelled each time the predictor is trained.
+    pub m: usize,
+    /// Up-sampling ratio of the labelled set.
+    pub up_sample: usize,
+    /// Predictor epochs on the labelled set.
+    pub pretrain_epochs: usize,
+    /// Predictor epochs on the combined set.
+    pub epochs: usize,
+}
+
+impl Default for SemiEvolutionSettings {
+    fn default() -> Self {
+        SemiEvolutionSettings {
+            population: 100,
+            sample: 10,
+            children: 100,
+            evaluate: 10,
+            m: 10_000,
+            up_sample: 10,
+            pretrain_epochs: 1000,
+            epochs: 500,
+        }
+    }
+}
+
+/// Regularized evolution whose children are screened by the semi-supervised predictor.
+pub struct SemiEvolution {
+    settings: SemiEvolutionSettings,
+}
+
+impl SemiEvolution {
+    /// A strategy with these settings.
+    pub fn new(settings: SemiEvolutionSettings) -> Self {
+        SemiEvolution { settings }
+    }
+}
+
+impl Strategy for SemiEvolution {
+    fn search(&self, ctx: &mut SearchContext<'_>) -> Result<()> {
+        let s = &self.settings;
+        let space = ctx.space.clone();
+        let mut population = initial_population(ctx, s.population.max(1))?;
+        let mut controller = (ctx.controller)()?;
+        let semi = SemiSupervised { m: s.m, up_sample: s.up_sample, pretrain_epochs: s.pretrain_epochs, epochs: s.epochs };
+        let mut generation = 0;
+        while ctx.oracle.remaining() > 0 && !population.is_empty() {
+            generation += 1;
+            let labelled: Vec<(Arch, f64)> =
+                ctx.oracle.history().iter().map(|r| (r.arch.clone(), r.measurement.signal)).collect();
+            let (normalizer, _) = train_semi_supervised(controller.as_mut(), space.as_ref(), &labelled, &semi, ctx.rng)?;
+            // Propose distinct, unevaluated children from independent tournaments.
+            let mut keys = HashSet::new();
+            let mut children = Vec::with_capacity(s.children);
+            let mut draws = 0;
+            while children.len() < s.children.max(1) && draws < MAX_STALE {
+                draws += 1;
+                let parent = tournament(&population, s.sample, ctx.rng);
+                let child = space.mutate(&parent.arch, ctx.rng);
+                if ctx.oracle.knows(&child) || !keys.insert(space.key(&child)?) {
+                    continue;
+                }
+                children.push(child);
+            }
+            if children.is_empty() {
+                break;
+            }
+            let tokens = children.iter().map(|c| space.encode(c)).collect::<Result<Vec<_>>>()?;
+            let predicted = controller.predict(&tokens)?;
+            let mut order: Vec<usize> = (0..children.len()).collect();
+            order.sort_by(|&a, &b| predicted[b].total_cmp(&predicted[a]));
+            for &i in order.iter().take(s.evaluate.max(1)) {
+                let prediction = Some(normalizer.inverse(predicted[i]));
+                match ctx.oracle.query(&children[i], generation, prediction)? {
+                    Answer::New(m) | Answer::Known(m) => {
+                        population.push_back(Member { arch: children[i].clone(), signal: m.signal });
+                        population.pop_front();
+                    }
+                    Answer::OverBudget => return Ok(()),
+                }
+            }
+        }
+        Ok(())
+    }
+}

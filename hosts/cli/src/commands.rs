@@ -1,0 +1,248 @@
+//! Subcommands.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use seminas_core::strategies::semi::SemiSupervised;
+use seminas_core::{Arch, ComponentKind, Config, DeviceSpec, Registry, TableEvaluator, TableSettings};
+
+/// Semi-supervised neural architecture search.
+#[derive(Parser, Debug)]
+#[command(name = "seminas", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one search.
+    Search(SearchArgs),
+    /// List registered search spaces, evaluators, controllers and strategies.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Controller diagnostics.
+    Predictor {
+        #[command(subcommand)]
+        command: PredictorCommand,
+    },
+}
+
+#[derive(Args, Debug)]
+struct SearchArgs {
+    /// Config file (TOML).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Override `search.strategy`.
+    #[arg(long)]
+    strategy: Option<String>,
+    /// Override `search.seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override `search.budget` (queries).
+    #[arg(long)]
+    budget: Option<usize>,
+    /// Override `search.device`: flex, libtorch, libtorch-cuda:N or cuda:N.
+    #[arg(long)]
+    device: Option<String>,
+    /// Results folder (default `runs/<strategy>-<space>-seed<seed>`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum PredictorCommand {
+    /// Fit the controller on part of a table and report rank correlation on the rest.
+    Eval(PredictorArgs),
+}
+
+#[derive(Args, Debug)]
+struct PredictorArgs {
+    /// Table of evaluated architectures (JSON lines or CSV).
+    #[arg(long)]
+    table: PathBuf,
+    /// Labelled training architectures taken at random from the table.
+    #[arg(long)]
+    train: usize,
+    /// Held-out table (default: the rest of `--table`).
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// Pseudo-labelled architectures (M).
+    #[arg(long, default_value_t = 0)]
+    unlabeled: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Search space of the table.
+    #[arg(long, default_value = "nasbench101")]
+    space: String,
+    /// Column of the signal to predict.
+    #[arg(long, default_value = "val_acc.108")]
+    signal: String,
+    /// Column holding the architecture (default: the space reads the whole row).
+    #[arg(long)]
+    arch_column: Option<String>,
+    /// Up-sampling ratio of the labelled set when `--unlabeled` is given.
+    #[arg(long, default_value_t = 10)]
+    up_sample: usize,
+    /// Controller epochs on the labelled set.
+    #[arg(long, default_value_t = 200)]
+    pretrain_epochs: usize,
+    /// Controller epochs on the combined set.
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    /// Device for the controller.
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// Controller settings as TOML (e.g. "hidden_size = 64").
+    #[arg(long, default_value = "")]
+    controller: String,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Search(args) => search(args),
+        Command::List { json } => list(json),
+        Command::Predictor { command: PredictorCommand::Eval(args) } => predictor_eval(args),
+    }
+}
+
+fn registry() -> Result<Registry> {
+    Ok(Registry::with_builtin()?)
+}
+
+fn list(json: bool) -> Result<()> {
+    let registry = registry()?;
+    for item in registry.listings() {
+        if json {
+            println!("{}", serde_json::to_string(&item)?);
+        } else {
+            println!("{:<11} {:<20} {:<22} {}", item.kind, item.name, item.origin, item.description);
+        }
+    }
+    Ok(())
+}
+
+fn search(args: SearchArgs) -> Result<()> {
+    let mut config = Config::load(&args.config)?;
+    if let Some(s) = args.strategy {
+        config.search.strategy = s;
+    }
+    if let Some(seed) = args.seed {
+        config.search.seed = seed;
+    }
+    if let Some(budget) = args.budget {
+        config.search.budget = budget;
+    }
+    if let Some(device) = args.device {
+        config.search.device = device.parse::<DeviceSpec>()?;
+    }
+    let registry = registry()?;
+    let out = args.out.unwrap_or_else(|| {
+        let s = &config.search;
+        PathBuf::from("runs").join(format!("{}-{}-seed{}", s.strategy, s.space, s.seed))
+    });
+    let prepared = seminas_core::prepare(&registry, config)?;
+    eprintln!("writing results to {}", out.display());
+    let (summary, _) = prepared.run(Some(&out))?;
+    print_summary(&summary, &out);
+    Ok(())
+}
+
+fn print_summary(summary: &seminas_core::Summary, out: &Path) {
+    println!(
+        "{} on {} ({}), seed {}: {} queries in {:.1} s",
+        summary.strategy, summary.space, summary.evaluator, summary.seed, summary.queries, summary.wall_seconds
+    );
+    if let Some(best) = &summary.best {
+        println!("best architecture (query {}): {}", best.query, best.details);
+        println!("  search signal: {:.6}", best.signal);
+        for (name, value) in &best.report {
+            println!("  {name}: {value:.6}");
+        }
+        if let (Some(regret), Some(facts)) = (best.regret, &summary.facts) {
+            println!("  regret to the optimum {:.6} of {}: {regret:.6}", facts.optimum, facts.metric);
+        }
+        if let (Some(rank), Some(facts)) = (best.rank, &summary.facts) {
+            println!("  rank: {rank} of {}", facts.size);
+        }
+    }
+    for (name, value) in &summary.initial_median {
+        println!("  median {name} of the initial random architectures: {value:.6}");
+    }
+    println!("history: {}", out.join("history.jsonl").display());
+    println!("summary: {}", out.join("summary.json").display());
+}
+
+fn load_rows(space: &dyn seminas_core::SearchSpace, path: &Path, args: &PredictorArgs) -> Result<Vec<(Arch, f64)>> {
+    let settings = TableSettings {
+        path: path.display().to_string(),
+        arch_column: args.arch_column.clone(),
+        signal: args.signal.clone(),
+        report: Default::default(),
+        cost: None,
+        rank_by: None,
+    };
+    let table = TableEvaluator::load(space, path, &settings)?;
+    let mut rows = Vec::with_capacity(table.len());
+    let mut table = table;
+    for arch in seminas_core::Evaluator::members(&table).unwrap_or_default() {
+        let key = space.key(&arch)?;
+        let m = seminas_core::Evaluator::evaluate(&mut table, &arch, &key)?;
+        rows.push((arch, m.signal));
+    }
+    Ok(rows)
+}
+
+fn predictor_eval(args: PredictorArgs) -> Result<()> {
+    let registry = registry()?;
+    let device: DeviceSpec = args.device.parse()?;
+    let space = registry.build_space(&seminas_core::Component::new(ComponentKind::Space, &args.space))?;
+    let mut rows = load_rows(space.as_ref(), &args.table, &args)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
+    rows.shuffle(&mut rng);
+    if args.train == 0 || args.train > rows.len() {
+        bail!("--train {} must be between 1 and the table's {} architectures", args.train, rows.len());
+    }
+    let test = match &args.test {
+        Some(path) => load_rows(space.as_ref(), path, &args)?,
+        None => rows.split_off(args.train),
+    };
+    rows.truncate(args.train);
+    if test.len() < 2 {
+        bail!("the held-out set has {} architectures; at least 2 are needed", test.len());
+    }
+    let mut component = seminas_core::component(ComponentKind::Controller, "nao", &args.controller, args.seed)
+        .context("--controller")?;
+    component.device = device;
+    let mut controller = registry.build_controller(&component, &space.encoding())?;
+    let settings = SemiSupervised {
+        m: args.unlabeled,
+        up_sample: args.up_sample,
+        pretrain_epochs: args.pretrain_epochs,
+        epochs: if args.unlabeled > 0 { args.epochs } else { 0 },
+    };
+    eprintln!(
+        "training on {} labelled and {} unlabelled architectures, testing on {}",
+        rows.len(),
+        args.unlabeled,
+        test.len()
+    );
+    let report = seminas_core::predictor::evaluate_predictor(
+        controller.as_mut(),
+        space.as_ref(),
+        &rows,
+        &test,
+        &settings,
+        &mut rng,
+    )?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
