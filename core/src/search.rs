@@ -93,15 +93,21 @@ pub fn prepare<'r>(registry: &'r Registry, config: Config) -> Result<PreparedSea
         return Err(Error::config("search.budget", "the budget must be at least 1 query"));
     }
     let s = &config.search;
+    // Cheap checks first (strategy and controller settings), data loading last.
+    let strategy = registry.build_strategy(&config.component(ComponentKind::Strategy, &s.strategy))?;
+    // A config may hold the settings of several strategies so that swapping is one line;
+    // check them all, since building a strategy only parses its table.
+    for name in config.strategy.keys().filter(|n| **n != s.strategy) {
+        registry.build_strategy(&config.component(ComponentKind::Strategy, name))?;
+    }
     let space = registry.build_space(&config.component(ComponentKind::Space, &s.space))?;
+    // Build the controller once now so that its settings and device are checked up front.
+    registry.build_controller(&config.component(ComponentKind::Controller, &s.controller), &space.encoding())?;
     let evaluator = registry.build_evaluator(&config.component(ComponentKind::Evaluator, &s.evaluator), &space)?;
     let space: Arc<dyn SearchSpace> = match evaluator.members() {
         Some(members) => Arc::new(RestrictedSpace::new(space, members)?),
         None => space,
     };
-    let strategy = registry.build_strategy(&config.component(ComponentKind::Strategy, &s.strategy))?;
-    // Build the controller once now so that its settings and device are checked up front.
-    registry.build_controller(&config.component(ComponentKind::Controller, &s.controller), &space.encoding())?;
     Ok(PreparedSearch { registry, config, space, evaluator, strategy })
 }
 
