@@ -66,9 +66,37 @@ pub struct Config {
     /// Settings of controllers, by registry key.
     #[serde(default)]
     pub controller: BTreeMap<String, toml::Table>,
+    /// What `seminas experiment` compares (ignored by `seminas search`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<ExperimentSection>,
     /// Folder that relative paths in the file are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// The `[experiment]` table: the methods an experiment compares.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSection {
+    /// Strategies compared, each with its own `[strategy.NAME]` settings (default: the
+    /// `[search]` strategy alone).
+    #[serde(default)]
+    pub strategies: Vec<String>,
+    /// Ablations: each varies one setting of one strategy over a list of values.
+    #[serde(default)]
+    pub sweep: Vec<Sweep>,
+}
+
+/// One ablation (`[[experiment.sweep]]`), as in the paper's section 7.2.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// The strategy whose setting varies.
+    pub strategy: String,
+    /// The setting, a key of `[strategy.NAME]` (e.g. `m` or `up_sample`).
+    pub key: String,
+    /// The values tried.
+    pub values: Vec<toml::Value>,
 }
 
 impl Config {

@@ -10,6 +10,9 @@ mod controller;
 mod device;
 mod errors;
 mod evaluator;
+pub mod experiment;
+mod plots;
+mod progress;
 mod oracle;
 mod registry;
 mod restricted;
@@ -23,7 +26,7 @@ pub mod predictor;
 pub mod stats;
 pub mod strategies;
 
-pub use config::{Component, ComponentKind, Config, SearchSection};
+pub use config::{Component, ComponentKind, Config, ExperimentSection, SearchSection, Sweep};
 pub use controller::{Controller, Example, FitReport};
 pub use device::DeviceSpec;
 pub use errors::{Error, Result};

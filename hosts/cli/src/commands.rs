@@ -27,6 +27,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run many seeds of several strategies in parallel and write the paper's table and figures.
+    Experiment(ExperimentArgs),
     /// Controller diagnostics.
     Predictor {
         #[command(subcommand)]
@@ -54,6 +56,25 @@ struct SearchArgs {
     /// Results folder (default `runs/<strategy>-<space>-seed<seed>`).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ExperimentArgs {
+    /// Config file (TOML) with an optional `[experiment]` table listing strategies and sweeps.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Independent trials (seeds 0..T-1) per method.
+    #[arg(long)]
+    trials: usize,
+    /// Trials run at a time (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Results folder; finished trials found there are not rerun.
+    #[arg(long)]
+    out: PathBuf,
+    /// Override `search.budget` (queries).
+    #[arg(long)]
+    budget: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,6 +131,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Search(args) => search(args),
         Command::List { json } => list(json),
+        Command::Experiment(args) => experiment(args),
         Command::Predictor { command: PredictorCommand::Eval(args) } => predictor_eval(args),
     }
 }
@@ -244,5 +266,28 @@ fn predictor_eval(args: PredictorArgs) -> Result<()> {
         &mut rng,
     )?;
     println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+fn experiment(args: ExperimentArgs) -> Result<()> {
+    let mut config = Config::load(&args.config)?;
+    if let Some(budget) = args.budget {
+        config.search.budget = budget;
+    }
+    if args.trials == 0 {
+        bail!("--trials must be at least 1");
+    }
+    let registry = registry()?;
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let started = std::time::Instant::now();
+    let results = seminas_core::experiment::run_experiment(&registry, &config, args.trials, jobs, &args.out)?;
+    let report = std::fs::read_to_string(args.out.join("report.md")).context("reading report.md")?;
+    println!("{report}");
+    println!(
+        "{} trials in {:.1} s; results in {} (trials.csv, report.md, convergence.svg, final.svg)",
+        results.len(),
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
     Ok(())
 }
