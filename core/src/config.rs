@@ -69,6 +69,10 @@ pub struct Config {
     /// What `seminas experiment` compares (ignored by `seminas search`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<ExperimentSection>,
+    /// Folder of the original config file, recorded in the copy saved with results so that
+    /// its relative paths still resolve when a run is resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_dir: Option<PathBuf>,
     /// Folder that relative paths in the file are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -109,7 +113,14 @@ impl Config {
             }
             other => other,
         })?;
-        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.base_dir = match &config.config_dir {
+            Some(dir) => dir.clone(),
+            None => {
+                let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                std::path::absolute(&parent).unwrap_or(parent)
+            }
+        };
+        config.config_dir = Some(config.base_dir.clone());
         Ok(config)
     }
 
@@ -144,6 +155,28 @@ impl Config {
             seed: self.search.seed,
             device: self.search.device.clone(),
         }
+    }
+
+    /// The dynamic plugin libraries of `search.plugins`, with `${VAR}` expanded and relative
+    /// paths taken relative to the config file's folder. Whether the files exist is checked
+    /// when they are loaded.
+    pub fn plugin_paths(&self) -> Result<Vec<PathBuf>> {
+        self.search
+            .plugins
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let raw = raw.to_string_lossy();
+                let expanded = expand_env(&raw).map_err(|var| {
+                    Error::config(
+                        format!("search.plugins[{i}]"),
+                        format!("environment variable `{var}` used in `{raw}` is not set"),
+                    )
+                })?;
+                let path = PathBuf::from(expanded);
+                Ok(if path.is_absolute() { path } else { self.base_dir.join(path) })
+            })
+            .collect()
     }
 }
 
@@ -299,7 +332,8 @@ mod tests {
     #[test]
     fn round_trip() {
         let text = "[search]\nspace='nasbench201'\nevaluator='table'\nbudget=100\nseed=3\n\n[strategy.re]\npopulation=10\n";
-        let c = Config::parse(text).unwrap();
+        let mut c = Config::parse(text).unwrap();
+        c.config_dir = Some(PathBuf::from("/somewhere/configs"));
         let again = Config::parse(&c.to_toml()).unwrap();
         assert_eq!(c, again);
         assert_eq!(again.search.strategy, "seminas-nao");
@@ -310,5 +344,21 @@ mod tests {
         std::env::set_var("SEMINAS_TEST_DIR", "/data");
         assert_eq!(expand_env("${SEMINAS_TEST_DIR}/x.csv").unwrap(), "/data/x.csv");
         assert_eq!(expand_env("${SEMINAS_SURELY_UNSET_VAR}/x").unwrap_err(), "SEMINAS_SURELY_UNSET_VAR");
+    }
+
+    #[test]
+    fn plugin_paths_resolve_against_the_config_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[search]\nspace='a'\nevaluator='b'\nbudget=3\nplugins=['lib/p.so', '/abs/q.so', '${SEMINAS_SURELY_UNSET_VAR}/r.so']\n",
+        )
+        .unwrap();
+        let mut config = Config::load(&file).unwrap();
+        let err = config.plugin_paths().unwrap_err().to_string();
+        assert!(err.contains("search.plugins[2]") && err.contains("SEMINAS_SURELY_UNSET_VAR"), "{err}");
+        config.search.plugins.pop();
+        assert_eq!(config.plugin_paths().unwrap(), vec![dir.path().join("lib/p.so"), PathBuf::from("/abs/q.so")]);
     }
 }

@@ -98,7 +98,10 @@ fn run_trial(registry: &Registry, base: &Config, method: &Method, seed: u64, dir
             return Ok(done);
         }
     }
-    let (summary, history) = prepare(registry, trial_config(base, method, seed))?.run(Some(dir))?;
+    let prepared = prepare(registry, trial_config(base, method, seed))?;
+    // An unfinished trial continues from its history instead of starting over.
+    let (summary, history) =
+        if dir.join("history.jsonl").exists() { prepared.resume(dir)? } else { prepared.run(Some(dir))? };
     let metric = summary.facts.as_ref().map(|f| f.metric.clone());
     let mut curve = Vec::with_capacity(history.len());
     let mut best: Option<&Record> = None;

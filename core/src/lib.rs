@@ -22,6 +22,7 @@ mod strategy;
 mod table;
 
 pub mod nao;
+pub mod plugin;
 pub mod predictor;
 pub mod stats;
 pub mod strategies;
@@ -31,7 +32,7 @@ pub use controller::{Controller, Example, FitReport};
 pub use device::DeviceSpec;
 pub use errors::{Error, Result};
 pub use evaluator::{BenchmarkFacts, Evaluator, Measurement};
-pub use oracle::{Answer, Oracle, Record};
+pub use oracle::{read_history, rewrite_history, Answer, Oracle, Record};
 pub use registry::{
     ControllerFactory, Entry, EvaluatorFactory, Listing, Registration, Registry, SpaceFactory, StrategyFactory,
 };

@@ -1,8 +1,8 @@
 //! The oracle: the only door from a strategy to its evaluator. It counts queries, enforces the
 //! budget, answers repeats from a cache and journals every evaluation as it happens.
 
-use std::collections::HashMap;
-use std::fs::File;
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -60,6 +60,8 @@ pub struct Oracle {
     history: Vec<Record>,
     journal: Option<(PathBuf, BufWriter<File>)>,
     cost_seconds: f64,
+    /// Records of an interrupted run, answered in order instead of evaluating again.
+    replay: VecDeque<Record>,
 }
 
 impl Oracle {
@@ -73,7 +75,29 @@ impl Oracle {
             history: Vec::new(),
             journal: None,
             cost_seconds: 0.0,
+            replay: VecDeque::new(),
         }
+    }
+
+    /// Resumes an interrupted run: the strategy, rerun with the same seed, makes the same
+    /// queries again, and the first `records.len()` new queries are answered from `records`
+    /// without evaluating (no query is spent twice). A query that differs from the record at
+    /// its position is an error: the history belongs to another config or seed.
+    pub fn with_replay(mut self, records: Vec<Record>) -> Self {
+        self.replay = records.into();
+        self
+    }
+
+    /// Appends new evaluations to an existing journal at `path` (see [`Oracle::with_journal`]).
+    pub fn with_appending_journal(mut self, path: &Path) -> Result<Self> {
+        let file = OpenOptions::new().append(true).create(true).open(path).map_err(|e| Error::io(path, e))?;
+        self.journal = Some((path.to_path_buf(), BufWriter::new(file)));
+        Ok(self)
+    }
+
+    /// Records still to be replayed.
+    pub fn replay_left(&self) -> usize {
+        self.replay.len()
     }
 
     /// Writes each new evaluation to `path` (JSON lines), flushed before the strategy sees it.
@@ -93,7 +117,22 @@ impl Oracle {
         if self.remaining() == 0 {
             return Ok(Answer::OverBudget);
         }
-        let measurement = self.evaluator.evaluate(arch, &key)?;
+        let replayed = match self.replay.pop_front() {
+            Some(record) if record.key == key => Some(record),
+            Some(record) => {
+                return Err(Error::Evaluation(format!(
+                    "cannot resume: query {} of the saved history is {} but the search now asks for {arch}; \
+                     the history was written with another config, seed or version",
+                    self.history.len() + 1,
+                    record.arch
+                )))
+            }
+            None => None,
+        };
+        let measurement = match &replayed {
+            Some(record) => record.measurement.clone(),
+            None => self.evaluator.evaluate(arch, &key)?,
+        };
         if !measurement.signal.is_finite() {
             return Err(Error::Evaluation(format!(
                 "{arch}: the evaluator returned a non-finite search signal {}",
@@ -114,10 +153,13 @@ impl Oracle {
             predicted,
             best_signal,
         };
-        if let Some((path, writer)) = &mut self.journal {
+        if let (None, Some((path, writer))) = (&replayed, &mut self.journal) {
+            // Flushed and synced before the strategy sees the result, so that a crash never
+            // loses an evaluation that was used.
             let line = serde_json::to_string(&record).expect("records serialise");
             writeln!(writer, "{line}")
                 .and_then(|_| writer.flush())
+                .and_then(|_| writer.get_ref().sync_data())
                 .map_err(|e| Error::io(path.clone(), e))?;
         }
         self.history.push(record);
@@ -172,4 +214,48 @@ impl Oracle {
     pub fn space(&self) -> &Arc<dyn SearchSpace> {
         &self.space
     }
+}
+
+/// Reads a `history.jsonl` written by an [`Oracle`]. A torn last line (a write cut short by a
+/// crash) is dropped and reported in the second value; a malformed line elsewhere is an error.
+pub fn read_history(path: &Path) -> Result<(Vec<Record>, Option<String>)> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut records = Vec::new();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut warning = None;
+    for (i, line) in lines.iter().enumerate() {
+        let complete = line.ends_with('\n');
+        match serde_json::from_str::<Record>(line.trim_end()) {
+            Ok(record) if complete => {
+                if record.query != records.len() + 1 {
+                    return Err(Error::data(path, format!("line {}: expected query {}, found {}", i + 1, records.len() + 1, record.query)));
+                }
+                records.push(record);
+            }
+            _ if i + 1 == lines.len() => {
+                warning = Some(format!(
+                    "{}: discarded the torn last line {} ({} bytes), written when the run was interrupted",
+                    path.display(),
+                    i + 1,
+                    line.len()
+                ));
+            }
+            Ok(_) | Err(_) => {
+                return Err(Error::data(path, format!("line {}: not a history record of this version", i + 1)));
+            }
+        }
+    }
+    Ok((records, warning))
+}
+
+/// Rewrites `path` to hold exactly `records` (used to drop a torn line before appending).
+pub fn rewrite_history(path: &Path, records: &[Record]) -> Result<()> {
+    let mut text = String::new();
+    for r in records {
+        text.push_str(&serde_json::to_string(r).expect("records serialise"));
+        text.push('\n');
+    }
+    let tmp = path.with_extension("jsonl.tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }

@@ -2,8 +2,11 @@
 //!
 //! Compiled-in plugins submit one [`Registration`] each through `inventory` (see
 //! [`register_plugin!`](crate::register_plugin)); [`Registry::with_builtin`] drains them.
-//! Dynamic plugins call [`Registry::register_from`] with their entry point instead, because a
-//! shared library has an inventory of its own that the host never sees.
+//! Dynamic plugins (shared libraries) register through the entry point that
+//! [`export_plugin!`](crate::export_plugin) generates instead, because a shared library has an
+//! inventory of its own that the host never sees; the host runs it with
+//! [`Registry::register_from`] and the library's path as origin, after the compatibility check
+//! of [`plugin`](crate::plugin).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

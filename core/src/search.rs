@@ -120,20 +120,58 @@ impl PreparedSearch<'_> {
     /// Runs the search. With `out`, writes `config.toml` first, `history.jsonl` as evaluations
     /// happen and `summary.json` at the end.
     pub fn run(self, out: Option<&Path>) -> Result<(Summary, Vec<Record>)> {
+        self.run_inner(out, None)
+    }
+
+    /// Continues a run interrupted in `out`: the search restarts with the same seed and the
+    /// evaluations already in `out/history.jsonl` answer its queries again, so no query is
+    /// spent twice and the result equals that of an uninterrupted run. A torn last line is
+    /// dropped with a warning on stderr.
+    pub fn resume(self, out: &Path) -> Result<(Summary, Vec<Record>)> {
+        let path = out.join("history.jsonl");
+        let records = if path.exists() {
+            let (records, warning) = crate::read_history(&path)?;
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
+            crate::rewrite_history(&path, &records)?;
+            records
+        } else {
+            Vec::new()
+        };
+        self.run_inner(Some(out), Some(records))
+    }
+
+    fn run_inner(self, out: Option<&Path>, replay: Option<Vec<Record>>) -> Result<(Summary, Vec<Record>)> {
         let PreparedSearch { registry, config, space, evaluator, strategy } = self;
         let s = &config.search;
         let mut oracle = Oracle::new(space.clone(), evaluator, s.budget);
         if let Some(dir) = out {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            let path = dir.join("config.toml");
-            std::fs::write(&path, config.to_toml()).map_err(|e| Error::io(&path, e))?;
-            oracle = oracle.with_journal(&dir.join("history.jsonl"))?;
+            let journal = dir.join("history.jsonl");
+            match replay {
+                Some(records) => {
+                    oracle = oracle.with_replay(records).with_appending_journal(&journal)?;
+                }
+                None => {
+                    let path = dir.join("config.toml");
+                    std::fs::write(&path, config.to_toml()).map_err(|e| Error::io(&path, e))?;
+                    oracle = oracle.with_journal(&journal)?;
+                }
+            }
         }
         let controller_component = config.component(ComponentKind::Controller, &s.controller);
         let encoding = space.encoding();
         let build = || registry.build_controller(&controller_component, &encoding);
         let started = Instant::now();
         let outcome = run_search(strategy.as_ref(), &mut oracle, &build, s.seed)?;
+        if oracle.replay_left() > 0 {
+            return Err(Error::Evaluation(format!(
+                "cannot resume: the search ended with {} saved evaluations not asked for again; \
+                 the history was written with another config, seed or version",
+                oracle.replay_left()
+            )));
+        }
         let wall_seconds = started.elapsed().as_secs_f64();
         let facts = oracle.evaluator().facts();
         let best = outcome.best.as_ref().map(|r| {

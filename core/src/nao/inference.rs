@@ -4,14 +4,14 @@ use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 
+use super::fused::FusedAscent;
 use super::{Decoder, NaoController, NaoModel, Noise};
 use crate::{Result, Token};
 
-/// Encoder outputs, their score gradient and the inference decoder.
-struct Ascent {
-    outputs: Tensor<3>,
-    gradient: Tensor<3>,
-    decoder: Decoder,
+/// Encoder outputs and their score gradient (with the Burn engine, also the inference decoder).
+pub(super) enum Ascent {
+    Burn { outputs: Tensor<3>, gradient: Tensor<3>, decoder: Decoder },
+    Fused(FusedAscent),
 }
 
 /// Sequences per forward pass when predicting.
@@ -26,6 +26,9 @@ impl NaoController {
     pub(super) fn predict_scores(&self, sequences: &[Vec<Token>]) -> Result<Vec<f32>> {
         for s in sequences {
             self.check(s)?;
+        }
+        if let Some(state) = &self.fused {
+            return Ok(state.engine.predict(sequences));
         }
         let model: NaoModel = self.model.valid();
         let device = self.device.clone().without_autodiff();
@@ -72,9 +75,12 @@ impl NaoController {
 
     /// Encoder outputs of `seeds` and the gradient of the predicted score with respect to them
     /// (independent of eta, so computed once per proposal).
-    fn ascent(&self, seeds: &[Vec<Token>]) -> Result<Ascent> {
+    pub(super) fn ascent(&self, seeds: &[Vec<Token>]) -> Result<Ascent> {
         for s in seeds {
             self.check(s)?;
+        }
+        if let Some(state) = &self.fused {
+            return Ok(Ascent::Fused(state.engine.ascent(seeds)));
         }
         let seqs: Vec<&[Token]> = seeds.iter().map(Vec::as_slice).collect();
         let mut quiet = Noise { p: 0.0, rng: &mut rand_chacha::ChaCha8Rng::seed_from_u64(0) };
@@ -86,13 +92,21 @@ impl NaoController {
         let gradient = outputs
             .grad(&grads)
             .ok_or_else(|| crate::Error::Controller("no gradient reached the encoder outputs".into()))?;
-        Ok(Ascent { outputs: outputs.inner(), gradient, decoder: self.model.valid().decoder })
+        Ok(Ascent::Burn { outputs: outputs.inner(), gradient, decoder: self.model.valid().decoder })
     }
 
-    fn decode_moved(&self, ascent: &Ascent, eta: f32) -> Result<Vec<Vec<Token>>> {
-        let moved = normalize(ascent.outputs.clone() + ascent.gradient.clone() * eta);
-        let embedding = normalize(moved.clone().mean_dim(1).squeeze_dim::<2>(1));
-        self.decode(&ascent.decoder, &moved, &embedding)
+    pub(super) fn decode_moved(&self, ascent: &Ascent, eta: f32) -> Result<Vec<Vec<Token>>> {
+        match ascent {
+            Ascent::Burn { outputs, gradient, decoder } => {
+                let moved = normalize(outputs.clone() + gradient.clone() * eta);
+                let embedding = normalize(moved.clone().mean_dim(1).squeeze_dim::<2>(1));
+                self.decode(decoder, &moved, &embedding)
+            }
+            Ascent::Fused(ascent) => {
+                let state = self.fused.as_ref().expect("a fused ascent comes from the fused engine");
+                Ok(state.engine.decode_moved(ascent, eta, &self.encoding.allowed))
+            }
+        }
     }
 
     /// Greedy autoregressive decoding, restricted at each position to the tokens the
@@ -131,6 +145,9 @@ impl NaoController {
     pub fn reconstruct(&self, sequences: &[Vec<Token>]) -> Result<Vec<Vec<Token>>> {
         for s in sequences {
             self.check(s)?;
+        }
+        if let Some(state) = &self.fused {
+            return Ok(state.engine.reconstruct(sequences, &self.encoding.allowed));
         }
         let model: NaoModel = self.model.valid();
         let device = self.device.clone().without_autodiff();

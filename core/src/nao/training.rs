@@ -74,6 +74,10 @@ impl NaoController {
         }
         let length = self.encoding.length();
         let lambda = self.settings.trade_off;
+        if let Some(state) = &mut self.fused {
+            // The Burn copy of the weights goes stale.
+            state.synced = std::sync::OnceLock::new();
+        }
         let bar = progress(epochs, "controller training");
         let mut order: Vec<usize> = (0..examples.len()).collect();
         for epoch in 0..epochs {
@@ -82,6 +86,17 @@ impl NaoController {
             let (mut score_sum, mut rec_sum, mut seen) = (0.0, 0.0, 0usize);
             for batch in order.chunks(self.settings.batch_size) {
                 let seqs: Vec<&[usize]> = batch.iter().map(|&i| examples[i].tokens.as_slice()).collect();
+                let scores: Vec<f32> = batch.iter().map(|&i| examples[i].score).collect();
+                if let Some(state) = &mut self.fused {
+                    let (score, rec) = state.engine.train_step(&seqs, &scores, &self.settings, &mut self.rng);
+                    report.steps += 1;
+                    if last {
+                        score_sum += score * batch.len() as f64;
+                        rec_sum += rec * batch.len() as f64;
+                        seen += batch.len();
+                    }
+                    continue;
+                }
                 let tokens = self.tokens(&seqs, &self.device);
                 // Teacher forcing: the decoder reads the target shifted right behind token 0.
                 let shifted: Vec<i64> = seqs
@@ -90,7 +105,6 @@ impl NaoController {
                     .collect();
                 let decoder_inputs =
                     Tensor::<2, Int>::from_data(TensorData::new(shifted, [batch.len(), length]), &self.device);
-                let scores: Vec<f32> = batch.iter().map(|&i| examples[i].score).collect();
                 let scores = Tensor::<1>::from_data(TensorData::new(scores, [batch.len()]), &self.device);
                 let mut noise = Noise { p: self.settings.dropout, rng: &mut self.rng };
                 let losses = self.model.losses(tokens, decoder_inputs, scores, &mut noise);

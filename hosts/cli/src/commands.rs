@@ -26,6 +26,9 @@ enum Command {
         /// Print JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+        /// Load a dynamic plugin library (repeatable).
+        #[arg(long = "plugin", value_name = "PATH")]
+        plugin: Vec<PathBuf>,
     },
     /// Run many seeds of several strategies in parallel and write the paper's table and figures.
     Experiment(ExperimentArgs),
@@ -39,8 +42,12 @@ enum Command {
 #[derive(Args, Debug)]
 struct SearchArgs {
     /// Config file (TOML).
-    #[arg(long, short)]
-    config: PathBuf,
+    #[arg(long, short, required_unless_present = "resume")]
+    config: Option<PathBuf>,
+    /// Continue the interrupted run in this folder (its config.toml and history.jsonl);
+    /// evaluations already made are not repeated.
+    #[arg(long, conflicts_with = "config")]
+    resume: Option<PathBuf>,
     /// Override `search.strategy`.
     #[arg(long)]
     strategy: Option<String>,
@@ -56,22 +63,31 @@ struct SearchArgs {
     /// Results folder (default `runs/<strategy>-<space>-seed<seed>`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Load a dynamic plugin library (repeatable); relative to the current folder.
+    #[arg(long = "plugin", value_name = "PATH")]
+    plugin: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
 struct ExperimentArgs {
     /// Config file (TOML) with an optional `[experiment]` table listing strategies and sweeps.
-    #[arg(long, short)]
-    config: PathBuf,
+    #[arg(long, short, required_unless_present = "resume")]
+    config: Option<PathBuf>,
     /// Independent trials (seeds 0..T-1) per method.
     #[arg(long)]
     trials: usize,
     /// Trials run at a time (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
-    /// Results folder; finished trials found there are not rerun.
+    /// Results folder; finished trials found there are not rerun and unfinished ones continue.
     #[arg(long)]
     out: PathBuf,
+    /// Continue the experiment in `--out` with the config saved there.
+    #[arg(long)]
+    resume: bool,
+    /// Load a dynamic plugin library (repeatable); relative to the current folder.
+    #[arg(long = "plugin", value_name = "PATH")]
+    plugin: Vec<PathBuf>,
     /// Override `search.budget` (queries).
     #[arg(long)]
     budget: Option<usize>,
@@ -124,24 +140,28 @@ struct PredictorArgs {
     /// Controller settings as TOML (e.g. "hidden_size = 64").
     #[arg(long, default_value = "")]
     controller: String,
+    /// Load a dynamic plugin library (repeatable); relative to the current folder.
+    #[arg(long = "plugin", value_name = "PATH")]
+    plugin: Vec<PathBuf>,
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Search(args) => search(args),
-        Command::List { json } => list(json),
+        Command::List { json, plugin } => list(json, &plugin),
         Command::Experiment(args) => experiment(args),
         Command::Predictor { command: PredictorCommand::Eval(args) } => predictor_eval(args),
     }
 }
 
-fn registry() -> Result<Registry> {
-    Ok(Registry::with_builtin()?)
+/// The compiled-in plugins plus the dynamic ones given with `--plugin` and in the config.
+fn registry(plugins: &[PathBuf], config: Option<&mut Config>) -> Result<Registry> {
+    Ok(crate::plugins::registry(plugins, config)?)
 }
 
-fn list(json: bool) -> Result<()> {
-    let registry = registry()?;
+fn list(json: bool, plugins: &[PathBuf]) -> Result<()> {
+    let registry = registry(plugins, None)?;
     for item in registry.listings() {
         if json {
             println!("{}", serde_json::to_string(&item)?);
@@ -153,7 +173,10 @@ fn list(json: bool) -> Result<()> {
 }
 
 fn search(args: SearchArgs) -> Result<()> {
-    let mut config = Config::load(&args.config)?;
+    if let Some(dir) = &args.resume {
+        return resume(dir);
+    }
+    let mut config = Config::load(args.config.as_deref().expect("clap requires --config or --resume"))?;
     if let Some(s) = args.strategy {
         config.search.strategy = s;
     }
@@ -166,7 +189,7 @@ fn search(args: SearchArgs) -> Result<()> {
     if let Some(device) = args.device {
         config.search.device = device.parse::<DeviceSpec>()?;
     }
-    let registry = registry()?;
+    let registry = registry(&args.plugin, Some(&mut config))?;
     let out = args.out.unwrap_or_else(|| {
         let s = &config.search;
         PathBuf::from("runs").join(format!("{}-{}-seed{}", s.strategy, s.space, s.seed))
@@ -175,6 +198,21 @@ fn search(args: SearchArgs) -> Result<()> {
     eprintln!("writing results to {}", out.display());
     let (summary, _) = prepared.run(Some(&out))?;
     print_summary(&summary, &out);
+    Ok(())
+}
+
+fn resume(dir: &Path) -> Result<()> {
+    if dir.join("summary.json").exists() {
+        bail!("{} holds a finished run (summary.json exists); nothing to resume", dir.display());
+    }
+    let config_path = dir.join("config.toml");
+    let mut config =
+        Config::load(&config_path).with_context(|| format!("{} is not a seminas run folder", dir.display()))?;
+    let registry = registry(&[], Some(&mut config))?;
+    let prepared = seminas_core::prepare(&registry, config)?;
+    eprintln!("resuming the run in {}", dir.display());
+    let (summary, _) = prepared.resume(dir)?;
+    print_summary(&summary, dir);
     Ok(())
 }
 
@@ -224,7 +262,7 @@ fn load_rows(space: &dyn seminas_core::SearchSpace, path: &Path, args: &Predicto
 }
 
 fn predictor_eval(args: PredictorArgs) -> Result<()> {
-    let registry = registry()?;
+    let registry = registry(&args.plugin, None)?;
     let device: DeviceSpec = args.device.parse()?;
     let space = registry.build_space(&seminas_core::Component::new(ComponentKind::Space, &args.space))?;
     let mut rows = load_rows(space.as_ref(), &args.table, &args)?;
@@ -270,14 +308,18 @@ fn predictor_eval(args: PredictorArgs) -> Result<()> {
 }
 
 fn experiment(args: ExperimentArgs) -> Result<()> {
-    let mut config = Config::load(&args.config)?;
+    let mut config = if args.resume {
+        Config::load(&args.out.join("config.toml")).context("--resume needs the config.toml of a started experiment")?
+    } else {
+        Config::load(args.config.as_deref().expect("clap requires --config or --resume"))?
+    };
     if let Some(budget) = args.budget {
         config.search.budget = budget;
     }
     if args.trials == 0 {
         bail!("--trials must be at least 1");
     }
-    let registry = registry()?;
+    let registry = registry(&args.plugin, Some(&mut config))?;
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let started = std::time::Instant::now();
     let results = seminas_core::experiment::run_experiment(&registry, &config, args.trials, jobs, &args.out)?;

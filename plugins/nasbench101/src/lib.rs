@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod encoding;
+pub mod enumerate;
 pub mod hash;
 mod space;
 pub mod spec;
@@ -139,6 +140,73 @@ mod tests {
             .map(|(_, r)| space.key(&space.from_record(r, None).unwrap()).unwrap())
             .collect();
         assert_eq!(keys.len(), records.len());
+    }
+
+    /// The enumeration's cells by hash.
+    fn enumerated() -> std::collections::HashMap<&'static str, &'static ModelSpec> {
+        enumerate::all_cells()
+            .iter()
+            .map(|c| (c.hash(), c.spec()))
+            .collect()
+    }
+
+    #[test]
+    fn enumeration_holds_the_reference_sample() {
+        // The sample comes from the official data set, whose cells are the first cell of each
+        // hash in the official generation order: the enumeration has each with the same
+        // hash, matrix and ops.
+        let Some(records) = records("sample-11k.jsonl") else {
+            return;
+        };
+        let cells = enumerated();
+        for (line, r) in &records {
+            let hash = r["hash"].as_str().unwrap();
+            let spec = cells
+                .get(hash)
+                .unwrap_or_else(|| panic!("sample-11k.jsonl:{line}: hash {hash} not enumerated"));
+            let matrix: Vec<Vec<u8>> = serde_json::from_value(r["matrix"].clone()).unwrap();
+            let ops: Vec<String> = serde_json::from_value(r["ops"].clone()).unwrap();
+            assert_eq!(spec.matrix(), matrix, "sample-11k.jsonl:{line}");
+            let labels: Vec<&str> = spec.ops().iter().map(|o| o.label()).collect();
+            assert_eq!(labels, ops, "sample-11k.jsonl:{line}");
+        }
+    }
+
+    #[test]
+    fn enumeration_holds_the_reference_hash_vectors() {
+        // hash-vectors.jsonl lists every cell of up to 5 vertices, some more than once in
+        // isomorphic forms (written as the official walk first meets them, which is not
+        // always the data set's form): each record prunes to a cell of its hash, and the
+        // hashes are exactly those of the enumerated cells of up to 5 vertices.
+        let Some(records) = records("hash-vectors.jsonl") else {
+            return;
+        };
+        let cells = enumerated();
+        for (line, r) in &records {
+            let hash = r["hash"].as_str().unwrap();
+            let spec = cells.get(hash).unwrap_or_else(|| {
+                panic!("hash-vectors.jsonl:{line}: hash {hash} not enumerated")
+            });
+            let pruned = ModelSpec::from_value(r).unwrap();
+            assert_eq!(pruned.hash(), hash, "hash-vectors.jsonl:{line}");
+            assert_eq!(
+                pruned.num_vertices(),
+                spec.num_vertices(),
+                "hash-vectors.jsonl:{line}"
+            );
+            assert_eq!(pruned.num_edges(), spec.num_edges(), "hash-vectors.jsonl:{line}");
+        }
+        let small: HashSet<&str> = enumerate::all_cells()
+            .iter()
+            .filter(|c| c.spec().num_vertices() <= 5)
+            .map(|c| c.hash())
+            .collect();
+        let listed: HashSet<&str> = records
+            .iter()
+            .map(|(_, r)| r["hash"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed.len(), 2532);
+        assert!(listed == small, "the hashes of all cells of up to 5 vertices");
     }
 
     #[test]
