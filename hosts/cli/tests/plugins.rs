@@ -109,6 +109,7 @@ fn origin_of<'a>(items: &'a [serde_json::Value], kind: &str, name: &str) -> Opti
 }
 
 #[test]
+#[ignore = "builds examples/plugin-template (minutes); run with `cargo test -p seminas-cli --test plugins -- --ignored`"]
 fn list_shows_plugin_components_with_the_library_as_origin() {
     let library = template();
     let (out, stdout, stderr) = run(seminas().args(["list", "--json", "--plugin"]).arg(library));
@@ -137,6 +138,7 @@ fn summary(dir: &Path) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "builds examples/plugin-template (minutes); run with `cargo test -p seminas-cli --test plugins -- --ignored`"]
 fn seminas_nao_searches_the_plugin_with_the_example_config() {
     let library = template();
     let dir = tempfile::tempdir().unwrap();
@@ -166,6 +168,7 @@ fn seminas_nao_searches_the_plugin_with_the_example_config() {
 }
 
 #[test]
+#[ignore = "builds examples/plugin-template (minutes); run with `cargo test -p seminas-cli --test plugins -- --ignored`"]
 fn re_searches_the_plugin_named_in_the_config_relative_to_its_folder() {
     let library = template();
     let dir = tempfile::tempdir().unwrap();
@@ -248,6 +251,7 @@ fn files_that_are_not_plugins_are_exit_2() {
 }
 
 #[test]
+#[ignore = "builds examples/plugin-template (minutes); run with `cargo test -p seminas-cli --test plugins -- --ignored`"]
 fn the_same_plugin_twice_and_colliding_names_are_exit_2() {
     let library = template();
     let (out, _, stderr) = run(seminas().args(["list", "--plugin"]).arg(library).arg("--plugin").arg(library));
