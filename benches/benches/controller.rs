@@ -1,9 +1,11 @@
 //! Controller speed: one training step (batch 100, sequence 27) at hidden sizes 16 and 64,
-//! and pseudo-labelling of 10,000 sequences, on NAS-Bench-101 encodings.
+//! and pseudo-labelling of 10,000 sequences, on NAS-Bench-101 encodings, on the `flex` CPU
+//! device: with the default engine there (the fused CPU engine, ids `flex_...`) and with
+//! `engine = "burn"` for comparison (ids `flex_burn_...`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::SeedableRng;
-use seminas_core::nao::{NaoController, NaoSettings};
+use seminas_core::nao::{NaoController, NaoEngine, NaoSettings};
 use seminas_core::{Component, ComponentKind, Controller, Example, Registry, SearchSpace};
 
 use seminas_nasbench101 as _;
@@ -29,12 +31,14 @@ fn training_step(c: &mut Criterion) {
         .map(|(i, tokens)| Example { tokens, score: (i as f32 / 50.0) - 1.0 })
         .collect();
     let mut group = c.benchmark_group("controller_train_step");
-    for hidden in [16, 64] {
-        let settings = NaoSettings { hidden_size: hidden, ..NaoSettings::default() };
-        let mut controller = NaoController::new(settings, space.encoding(), &device, 0).unwrap();
-        group.bench_function(format!("flex_batch100_len27_hidden{hidden}"), |b| {
-            b.iter(|| controller.fit(&examples, 1).unwrap())
-        });
+    for (engine, label) in [(NaoEngine::Auto, "flex"), (NaoEngine::Burn, "flex_burn")] {
+        for hidden in [16, 64] {
+            let settings = NaoSettings { hidden_size: hidden, engine, ..NaoSettings::default() };
+            let mut controller = NaoController::new(settings, space.encoding(), &device, 0).unwrap();
+            group.bench_function(format!("{label}_batch100_len27_hidden{hidden}"), |b| {
+                b.iter(|| controller.fit(&examples, 1).unwrap())
+            });
+        }
     }
     group.finish();
 }
@@ -43,10 +47,15 @@ fn pseudo_labelling(c: &mut Criterion) {
     let space = space();
     let device = seminas_core::DeviceSpec::Flex.device().unwrap();
     let seqs = sequences(space.as_ref(), 10_000);
-    let controller = NaoController::new(NaoSettings::default(), space.encoding(), &device, 0).unwrap();
     let mut group = c.benchmark_group("controller_predict");
     group.sample_size(10);
-    group.bench_function("flex_10000_sequences_hidden16", |b| b.iter(|| controller.predict(&seqs).unwrap()));
+    for (engine, label) in [(NaoEngine::Auto, "flex"), (NaoEngine::Burn, "flex_burn")] {
+        let settings = NaoSettings { engine, ..NaoSettings::default() };
+        let controller = NaoController::new(settings, space.encoding(), &device, 0).unwrap();
+        group.bench_function(format!("{label}_10000_sequences_hidden16"), |b| {
+            b.iter(|| controller.predict(&seqs).unwrap())
+        });
+    }
     group.finish();
 }
 

@@ -70,7 +70,8 @@ pub struct CompatRecord {
     pub record_size: u32,
     /// NUL-terminated seminas-core version (`CARGO_PKG_VERSION`).
     pub core_version: *const c_char,
-    /// NUL-terminated hash of seminas-core's sources (16 hex digits).
+    /// NUL-terminated hash of seminas-core's interface sources (16 hex digits; every file of
+    /// `core/src` but the implementation-only modules listed in `core/build.rs`).
     pub core_source_hash: *const c_char,
     /// NUL-terminated `rustc --version` of the compiler that built seminas-core.
     pub rustc_version: *const c_char,
@@ -173,7 +174,7 @@ pub struct BuildFacts {
     pub abi_version: u32,
     /// seminas-core version.
     pub core_version: String,
-    /// Hash of seminas-core's sources.
+    /// Hash of seminas-core's interface sources.
     pub core_source_hash: String,
     /// `rustc --version`.
     pub rustc_version: String,
@@ -431,7 +432,7 @@ mod tests {
         let record = CompatRecord {
             abi_version: 7,
             // Dangling pointers: must not be read.
-            core_version: 1 as *const c_char,
+            core_version: std::ptr::dangling::<c_char>(),
             ..copy(&RECORD)
         };
         // SAFETY: only the leading fields are read when the version differs.

@@ -13,8 +13,9 @@
 //! operations. A batch whose size is not a multiple of `L` is padded with lanes whose loss
 //! weight is zero. Activations of one lane group are stored `[position][feature]` (each a
 //! `[f32; L]`); the group's buffers stay in the L2 cache. Weight gradients are accumulated per
-//! lane and summed over lanes once per batch. On x86-64 CPUs with AVX2 the batch loops run in
-//! an AVX2 copy of the code (see [`multiversion`]).
+//! lane and summed over lanes once per batch. On x86-64 CPUs with AVX2 the passes (encoder,
+//! predictor, decoder, their backward passes, greedy decoding) run in AVX2 copies of their code
+//! (see `multiversion!`).
 //!
 //! The parameters live in one flat `Vec<f32>`, in the order Burn's module visitor walks
 //! [`NaoModel`], so that converting to and from the Burn module is a linear copy
@@ -26,6 +27,7 @@
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Tensor, TensorData};
+use rand::distr::Bernoulli;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -47,7 +49,14 @@ const ZERO: V = [0.0; L];
 
 /// Defines `fn $name` running its body in an AVX2 copy when the CPU has AVX2 and FMA (LLVM then
 /// vectorises the inlined loops 8 lanes wide; Rust never contracts `a * b + c` into an FMA, so
-/// both copies compute bit-identical results), and in the baseline copy otherwise.
+/// both copies compute bit-identical results), and in the baseline copy otherwise. Everything
+/// the body calls is `#[inline(always)]`, so it is compiled into both copies; the dispatch is
+/// one cached feature check per call.
+///
+/// The kernels avoid `copy_from_slice` and slice-to-array conversions on their register blocks:
+/// with debug assertions on (the dev and test profiles), the standard library's precondition
+/// checks there keep LLVM from holding the blocks in registers, which made the kernels several
+/// times slower.
 macro_rules! multiversion {
     ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
@@ -314,29 +323,39 @@ fn lmm(x: &[V], w: &[f32], y: &mut [V]) {
     debug_assert_eq!(w.len(), x.len() * m);
     let mut j = 0;
     while j + 8 <= m {
-        let mut acc: [V; 8] = y[j..j + 8].try_into().expect("block of 8");
+        let mut acc = [ZERO; 8];
+        for i in 0..8 {
+            acc[i] = y[j + i];
+        }
         for (xk, wr) in x.iter().zip(w.chunks_exact(m)) {
-            let wr: &[f32; 8] = wr[j..j + 8].try_into().expect("block of 8");
+            let wr = &wr[j..j + 8];
             for i in 0..8 {
                 for l in 0..L {
                     acc[i][l] += wr[i] * xk[l];
                 }
             }
         }
-        y[j..j + 8].copy_from_slice(&acc);
+        for i in 0..8 {
+            y[j + i] = acc[i];
+        }
         j += 8;
     }
     while j + 4 <= m {
-        let mut acc: [V; 4] = y[j..j + 4].try_into().expect("block of 4");
+        let mut acc = [ZERO; 4];
+        for i in 0..4 {
+            acc[i] = y[j + i];
+        }
         for (xk, wr) in x.iter().zip(w.chunks_exact(m)) {
-            let wr: &[f32; 4] = wr[j..j + 4].try_into().expect("block of 4");
+            let wr = &wr[j..j + 4];
             for i in 0..4 {
                 for l in 0..L {
                     acc[i][l] += wr[i] * xk[l];
                 }
             }
         }
-        y[j..j + 4].copy_from_slice(&acc);
+        for i in 0..4 {
+            y[j + i] = acc[i];
+        }
         j += 4;
     }
     while j < m {
@@ -362,17 +381,22 @@ fn louter(x: &[V], xs: usize, k_n: usize, dy: &[V], ys: usize, m: usize, rows: u
         let dwr = &mut dw[k * m..(k + 1) * m];
         let mut j = 0;
         while j + 8 <= m {
-            let mut acc: [V; 8] = dwr[j..j + 8].try_into().expect("block of 8");
+            let mut acc = [ZERO; 8];
+            for i in 0..8 {
+                acc[i] = dwr[j + i];
+            }
             for r in 0..rows {
                 let xv = x[r * xs + k];
-                let d: &[V; 8] = dy[r * ys + j..r * ys + j + 8].try_into().expect("block of 8");
+                let d = &dy[r * ys + j..r * ys + j + 8];
                 for i in 0..8 {
                     for l in 0..L {
                         acc[i][l] += xv[l] * d[i][l];
                     }
                 }
             }
-            dwr[j..j + 8].copy_from_slice(&acc);
+            for i in 0..8 {
+                dwr[j + i] = acc[i];
+            }
             j += 8;
         }
         while j < m {
@@ -386,6 +410,75 @@ fn louter(x: &[V], xs: usize, k_n: usize, dy: &[V], ys: usize, m: usize, rows: u
             }
             dwr[j] = acc;
             j += 1;
+        }
+    }
+}
+
+/// Lane-wise matrix product: `c[i cs + j] += sum_k a[i ai + k ak] b[k bk + j bj]` for `i < n`,
+/// `j < m`, `k < p` (the strides express transposes). Blocks of outputs stay in registers.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn lvv(
+    n: usize,
+    m: usize,
+    p: usize,
+    a: &[V],
+    ai: usize,
+    ak: usize,
+    b: &[V],
+    bk: usize,
+    bj: usize,
+    c: &mut [V],
+    cs: usize,
+) {
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn block<const W: usize>(
+        i: usize,
+        j: usize,
+        p: usize,
+        a: &[V],
+        ai: usize,
+        ak: usize,
+        b: &[V],
+        bk: usize,
+        bj: usize,
+        out: &mut [V],
+    ) {
+        let mut acc = [ZERO; W];
+        for (a, o) in acc.iter_mut().zip(out.iter()) {
+            *a = *o;
+        }
+        for k in 0..p {
+            let av = a[i * ai + k * ak];
+            for (jj, acc) in acc.iter_mut().enumerate() {
+                let bv = b[k * bk + (j + jj) * bj];
+                for l in 0..L {
+                    acc[l] += av[l] * bv[l];
+                }
+            }
+        }
+        for (o, a) in out.iter_mut().zip(acc) {
+            *o = a;
+        }
+    }
+    for i in 0..n {
+        let row = &mut c[i * cs..i * cs + m];
+        let mut j = 0;
+        while j + 8 <= m {
+            block::<8>(i, j, p, a, ai, ak, b, bk, bj, &mut row[j..]);
+            j += 8;
+        }
+        if j + 4 <= m {
+            block::<4>(i, j, p, a, ai, ak, b, bk, bj, &mut row[j..]);
+            j += 4;
+        }
+        if j + 2 <= m {
+            block::<2>(i, j, p, a, ai, ak, b, bk, bj, &mut row[j..]);
+            j += 2;
+        }
+        if j < m {
+            block::<1>(i, j, p, a, ai, ak, b, bk, bj, &mut row[j..]);
         }
     }
 }
@@ -457,9 +550,12 @@ fn normalize_backward(out: &[V], norm: &V, dout: &[V], dy: &mut [V]) {
         }
     }
     for ((d, o), g) in dy.iter_mut().zip(out).zip(dout) {
+        let (o, g) = (*o, *g);
+        let mut v = ZERO;
         for l in 0..L {
-            d[l] = (g[l] - o[l] * along[l]) / norm[l];
+            v[l] = (g[l] - o[l] * along[l]) / norm[l];
         }
+        *d = v;
     }
 }
 
@@ -483,17 +579,25 @@ fn lstm_cell(act: &mut [V], rec: &[f32], h: &mut [V], c: &mut [V], c_out: &mut [
     }
     let (i, rest) = ifo.split_at(n);
     let (f, o) = rest.split_at(n);
+    // Element loops read into and compute on local vectors, then store: that keeps LLVM from
+    // assuming the output slices may alias the inputs, so the loops vectorise.
     for k in 0..n {
+        let (ik, fk, ok, gk, ck) = (i[k], f[k], o[k], g[k], c[k]);
+        let (mut cv, mut tv, mut hv) = (ZERO, ZERO, ZERO);
         for l in 0..L {
-            let cv = f[k][l] * c[k][l] + i[k][l] * g[k][l];
-            c[k][l] = cv;
-            c_out[k][l] = cv;
-            let tv = tanh(cv);
-            tc_out[k][l] = tv;
-            let hv = o[k][l] * tv;
-            h[k][l] = hv;
-            h_out[k][l] = hv;
+            cv[l] = fk[l] * ck[l] + ik[l] * gk[l];
         }
+        for l in 0..L {
+            tv[l] = tanh(cv[l]);
+        }
+        for l in 0..L {
+            hv[l] = ok[l] * tv[l];
+        }
+        c[k] = cv;
+        c_out[k] = cv;
+        tc_out[k] = tv;
+        h[k] = hv;
+        h_out[k] = hv;
     }
 }
 
@@ -513,14 +617,21 @@ fn lstm_cell_backward(act: &[V], c_prev: Option<&[V]>, tc: &[V], dh: &[V], dc: &
             Some(cp) => cp[k],
             None => ZERO,
         };
+        let (ik, fk, ok, gk, tk, dhk, dck_in) = (i[k], f[k], o[k], g[k], tc[k], dh[k], dc[k]);
+        let (mut vi, mut vf, mut vo, mut vg, mut vc) = (ZERO, ZERO, ZERO, ZERO, ZERO);
         for l in 0..L {
-            let dck = dc[k][l] + dh[k][l] * o[k][l] * (1.0 - tc[k][l] * tc[k][l]);
-            di[k][l] = dck * g[k][l] * i[k][l] * (1.0 - i[k][l]);
-            df[k][l] = dck * cp[l] * f[k][l] * (1.0 - f[k][l]);
-            d_o[k][l] = dh[k][l] * tc[k][l] * o[k][l] * (1.0 - o[k][l]);
-            dg[k][l] = dck * i[k][l] * (1.0 - g[k][l] * g[k][l]);
-            dc[k][l] = dck * f[k][l];
+            let dck = dck_in[l] + dhk[l] * ok[l] * (1.0 - tk[l] * tk[l]);
+            vi[l] = dck * gk[l] * ik[l] * (1.0 - ik[l]);
+            vf[l] = dck * cp[l] * fk[l] * (1.0 - fk[l]);
+            vo[l] = dhk[l] * tk[l] * ok[l] * (1.0 - ok[l]);
+            vg[l] = dck * ik[l] * (1.0 - gk[l] * gk[l]);
+            vc[l] = dck * fk[l];
         }
+        di[k] = vi;
+        df[k] = vf;
+        d_o[k] = vo;
+        dg[k] = vg;
+        dc[k] = vc;
     }
 }
 
@@ -629,6 +740,7 @@ struct Ws {
     dhd: Vec<V>,
     dgind: Vec<V>,
     du: Vec<V>,
+    dmix: Vec<V>,
     dq: Vec<V>,
     dpa: Vec<V>,
     dcat: Vec<V>,
@@ -692,11 +804,12 @@ impl Ws {
             dxd: z(t * h),
             dhd: z(t * h),
             dgind: z(t * 4 * h),
-            du: z(h),
+            du: z(t * h),
+            dmix: z(t * h),
             dq: z(t * h),
             dpa: z(t * h),
             dcat: z(2 * h),
-            da: z(t),
+            da: z(t * t),
             dlog: z(t * v),
             dw: z(h),
             dpre: z(h),
@@ -723,103 +836,105 @@ impl Ws {
 // ----------------------------------------------------------------------------------------------
 // Forward passes of one lane group.
 
-/// Encoder: fills `x`, the LSTM buffers, `out` (normalised outputs) and `arch`.
-#[inline(always)]
-fn encode(net: &Net<'_>, ws: &mut Ws, masked: bool) {
-    let (tn, h) = (net.d.length, net.d.hidden);
-    let (g4, g8) = (4 * h, 8 * h);
-    let p = &net.p;
-    embed(p.enc_emb, h, &ws.tok, masked.then_some(&ws.m_enc[..]), &mut ws.x);
-    for t in 0..tn {
-        let gin = &mut ws.gin[t * g8..(t + 1) * g8];
-        splat_into(p.enc_big, gin);
-        lmm(&ws.x[t * h..(t + 1) * h], p.enc_wig, gin);
-    }
-    let (rec_f, rec_b) = p.enc_rec.split_at(h * g4);
-    // Forward direction.
-    ws.h_state.fill(ZERO);
-    ws.c_state.fill(ZERO);
-    for t in 0..tn {
-        let r = t * h..(t + 1) * h;
-        lstm_cell(
-            &mut ws.gin[t * g8..t * g8 + g4],
-            rec_f,
-            &mut ws.h_state,
-            &mut ws.c_state,
-            &mut ws.c_f[r.clone()],
-            &mut ws.tc_f[r.clone()],
-            &mut ws.hf[r],
-        );
-    }
-    // Backward direction, over reversed time; outputs stored at their positions.
-    ws.h_state.fill(ZERO);
-    ws.c_state.fill(ZERO);
-    for t in (0..tn).rev() {
-        let r = t * h..(t + 1) * h;
-        lstm_cell(
-            &mut ws.gin[t * g8 + g4..(t + 1) * g8],
-            rec_b,
-            &mut ws.h_state,
-            &mut ws.c_state,
-            &mut ws.c_b[r.clone()],
-            &mut ws.tc_b[r.clone()],
-            &mut ws.hb[r],
-        );
-    }
-    // Projection of [fwd, bwd] with the embedding residual, normalised per position.
-    let (wop_f, wop_b) = p.enc_wop.split_at(h * h);
-    ws.arch.fill(ZERO);
-    for t in 0..tn {
-        let r = t * h..(t + 1) * h;
-        let y = &mut ws.out[r.clone()];
-        splat_into(p.enc_bop, y);
-        lmm(&ws.hf[r.clone()], wop_f, y);
-        lmm(&ws.hb[r.clone()], wop_b, y);
-        add_into(&ws.x[r], y);
-        ws.out_norm[t] = normalize(y);
-        add_into(y, &mut ws.arch);
-    }
-    for m in ws.arch.iter_mut() {
-        for l in 0..L {
-            m[l] /= tn as f32;
+multiversion! {
+    /// Encoder: fills `x`, the LSTM buffers, `out` (normalised outputs) and `arch`.
+    fn encode(net: &Net<'_>, ws: &mut Ws, masked: bool) {
+        let (tn, h) = (net.d.length, net.d.hidden);
+        let (g4, g8) = (4 * h, 8 * h);
+        let p = &net.p;
+        embed(p.enc_emb, h, &ws.tok, masked.then_some(&ws.m_enc[..]), &mut ws.x);
+        for t in 0..tn {
+            let gin = &mut ws.gin[t * g8..(t + 1) * g8];
+            splat_into(p.enc_big, gin);
+            lmm(&ws.x[t * h..(t + 1) * h], p.enc_wig, gin);
         }
-    }
-    ws.arch_norm = normalize(&mut ws.arch);
-}
-
-/// Predictor on `ws.arch`: the predicted scores.
-#[inline(always)]
-fn predict_lanes(net: &Net<'_>, ws: &mut Ws, masked: bool) -> V {
-    let p = &net.p;
-    for l in 0..net.d.mlp.len() {
-        let (done, rest) = ws.z.split_at_mut(l);
-        let input: &[V] = if l == 0 { &ws.arch } else { &done[l - 1] };
-        let pre = &mut ws.pre[l];
-        splat_into(p.mlp[l].1, pre);
-        lmm(input, p.mlp[l].0, pre);
-        let z = &mut rest[0];
-        for (zv, pv) in z.iter_mut().zip(pre.iter()) {
-            for i in 0..L {
-                zv[i] = pv[i].max(0.0);
+        let (rec_f, rec_b) = p.enc_rec.split_at(h * g4);
+        // Forward direction.
+        ws.h_state.fill(ZERO);
+        ws.c_state.fill(ZERO);
+        for t in 0..tn {
+            let r = t * h..(t + 1) * h;
+            lstm_cell(
+                &mut ws.gin[t * g8..t * g8 + g4],
+                rec_f,
+                &mut ws.h_state,
+                &mut ws.c_state,
+                &mut ws.c_f[r.clone()],
+                &mut ws.tc_f[r.clone()],
+                &mut ws.hf[r],
+            );
+        }
+        // Backward direction, over reversed time; outputs stored at their positions.
+        ws.h_state.fill(ZERO);
+        ws.c_state.fill(ZERO);
+        for t in (0..tn).rev() {
+            let r = t * h..(t + 1) * h;
+            lstm_cell(
+                &mut ws.gin[t * g8 + g4..(t + 1) * g8],
+                rec_b,
+                &mut ws.h_state,
+                &mut ws.c_state,
+                &mut ws.c_b[r.clone()],
+                &mut ws.tc_b[r.clone()],
+                &mut ws.hb[r],
+            );
+        }
+        // Projection of [fwd, bwd] with the embedding residual, normalised per position.
+        let (wop_f, wop_b) = p.enc_wop.split_at(h * h);
+        ws.arch.fill(ZERO);
+        for t in 0..tn {
+            let r = t * h..(t + 1) * h;
+            let y = &mut ws.out[r.clone()];
+            splat_into(p.enc_bop, y);
+            lmm(&ws.hf[r.clone()], wop_f, y);
+            lmm(&ws.hb[r.clone()], wop_b, y);
+            add_into(&ws.x[r], y);
+            ws.out_norm[t] = normalize(y);
+            add_into(y, &mut ws.arch);
+        }
+        for m in ws.arch.iter_mut() {
+            for l in 0..L {
+                m[l] /= tn as f32;
             }
         }
-        if masked {
-            for (zv, mv) in z.iter_mut().zip(&ws.m_mlp[l]) {
+        ws.arch_norm = normalize(&mut ws.arch);
+    }
+}
+
+multiversion! {
+    /// Predictor on `ws.arch`: the predicted scores.
+    fn predict_lanes(net: &Net<'_>, ws: &mut Ws, masked: bool) -> V {
+        let p = &net.p;
+        for l in 0..net.d.mlp.len() {
+            let (done, rest) = ws.z.split_at_mut(l);
+            let input: &[V] = if l == 0 { &ws.arch } else { &done[l - 1] };
+            let pre = &mut ws.pre[l];
+            splat_into(p.mlp[l].1, pre);
+            lmm(input, p.mlp[l].0, pre);
+            let z = &mut rest[0];
+            for (zv, pv) in z.iter_mut().zip(pre.iter()) {
                 for i in 0..L {
-                    zv[i] *= mv[i];
+                    zv[i] = pv[i].max(0.0);
+                }
+            }
+            if masked {
+                for (zv, mv) in z.iter_mut().zip(&ws.m_mlp[l]) {
+                    for i in 0..L {
+                        zv[i] *= mv[i];
+                    }
                 }
             }
         }
-    }
-    let last = ws.z.last().expect("at least one mlp layer");
-    for ((r, a), zv) in ws.r.iter_mut().zip(&ws.arch).zip(last) {
-        for l in 0..L {
-            r[l] = (a[l] + zv[l]) * SQRT_HALF;
+        let last = ws.z.last().expect("at least one mlp layer");
+        for ((r, a), zv) in ws.r.iter_mut().zip(&ws.arch).zip(last) {
+            for l in 0..L {
+                r[l] = (a[l] + zv[l]) * SQRT_HALF;
+            }
         }
+        let mut pred = [[p.reg_b[0]; L]];
+        lmm(&ws.r, p.reg_w, &mut pred);
+        pred[0]
     }
-    let mut pred = [[p.reg_b[0]; L]];
-    lmm(&ws.r, p.reg_w, &mut pred);
-    pred[0]
 }
 
 /// Decoder head after the LSTM for one position: residual, attention over `ctx` (`[t, h]`),
@@ -848,18 +963,14 @@ fn head(
     }
     q.fill(ZERO);
     lmm(u, p.dec_wai, q);
-    // Scores against every source position, softmax over positions.
+    // Scores against every source position (q ctx^T), softmax over positions.
+    let tn = attn.len();
+    attn.fill(ZERO);
+    lvv(1, tn, h, q, 0, 1, ctx, 1, h, attn, 0);
     let mut max = [f32::NEG_INFINITY; L];
-    for (a, c) in attn.iter_mut().zip(ctx.chunks_exact(h)) {
-        let mut s = ZERO;
-        for (qv, cv) in q.iter().zip(c) {
-            for l in 0..L {
-                s[l] += qv[l] * cv[l];
-            }
-        }
-        *a = s;
+    for a in attn.iter() {
         for l in 0..L {
-            max[l] = max[l].max(s[l]);
+            max[l] = max[l].max(a[l]);
         }
     }
     let mut sum = ZERO;
@@ -874,14 +985,9 @@ fn head(
             a[l] /= sum[l];
         }
     }
+    // mix = attn ctx.
     mix.fill(ZERO);
-    for (a, c) in attn.iter().zip(ctx.chunks_exact(h)) {
-        for (m, cv) in mix.iter_mut().zip(c) {
-            for l in 0..L {
-                m[l] += a[l] * cv[l];
-            }
-        }
-    }
+    lvv(1, h, tn, attn, 0, 1, ctx, h, 1, mix, 0);
     let (wao_mix, wao_u) = p.dec_wao.split_at(h * h);
     att.fill(ZERO);
     lmm(mix, wao_mix, att);
@@ -900,246 +1006,253 @@ fn head(
     lmm(w, p.dec_wout, logits);
 }
 
-/// Teacher-forced decoder on `ws.out` / `ws.arch`: leaves the log-probabilities in
-/// `ws.logits` and returns each lane's summed negative log-likelihood of `ws.tok`.
-#[inline(always)]
-fn decode_teacher(net: &Net<'_>, ws: &mut Ws, masked: bool) -> V {
-    let (tn, h, v) = (net.d.length, net.d.hidden, net.d.vocab);
-    let g4 = 4 * h;
-    let p = &net.p;
-    embed(p.dec_emb, h, &ws.dtok, masked.then_some(&ws.m_dec[..]), &mut ws.xd);
-    for t in 0..tn {
-        let gin = &mut ws.gind[t * g4..(t + 1) * g4];
-        splat_into(p.dec_big, gin);
-        lmm(&ws.xd[t * h..(t + 1) * h], p.dec_wig, gin);
-    }
-    ws.h_state.copy_from_slice(&ws.arch);
-    ws.c_state.copy_from_slice(&ws.arch);
-    for t in 0..tn {
-        let r = t * h..(t + 1) * h;
-        lstm_cell(
-            &mut ws.gind[t * g4..(t + 1) * g4],
-            p.dec_rec,
-            &mut ws.h_state,
-            &mut ws.c_state,
-            &mut ws.c_d[r.clone()],
-            &mut ws.tc_d[r.clone()],
-            &mut ws.hd[r],
-        );
-    }
-    let mut nll = ZERO;
-    for t in 0..tn {
-        let r = t * h..(t + 1) * h;
-        let logits = &mut ws.logits[t * v..(t + 1) * v];
-        head(
-            net,
-            &ws.xd[r.clone()],
-            &ws.hd[r.clone()],
-            &ws.out,
-            &mut ws.u[r.clone()],
-            &mut ws.q[r.clone()],
-            &mut ws.attn[t * tn..(t + 1) * tn],
-            &mut ws.mix[r.clone()],
-            &mut ws.att[r.clone()],
-            &mut ws.w[r],
-            logits,
-        );
-        // Log-softmax in place.
-        let mut max = [f32::NEG_INFINITY; L];
-        for lv in logits.iter() {
+multiversion! {
+    /// Teacher-forced decoder on `ws.out` / `ws.arch`: leaves the log-probabilities in
+    /// `ws.logits` and returns each lane's summed negative log-likelihood of `ws.tok`.
+    fn decode_teacher(net: &Net<'_>, ws: &mut Ws, masked: bool) -> V {
+        let (tn, h, v) = (net.d.length, net.d.hidden, net.d.vocab);
+        let g4 = 4 * h;
+        let p = &net.p;
+        embed(p.dec_emb, h, &ws.dtok, masked.then_some(&ws.m_dec[..]), &mut ws.xd);
+        for t in 0..tn {
+            let gin = &mut ws.gind[t * g4..(t + 1) * g4];
+            splat_into(p.dec_big, gin);
+            lmm(&ws.xd[t * h..(t + 1) * h], p.dec_wig, gin);
+        }
+        ws.h_state.copy_from_slice(&ws.arch);
+        ws.c_state.copy_from_slice(&ws.arch);
+        for t in 0..tn {
+            let r = t * h..(t + 1) * h;
+            lstm_cell(
+                &mut ws.gind[t * g4..(t + 1) * g4],
+                p.dec_rec,
+                &mut ws.h_state,
+                &mut ws.c_state,
+                &mut ws.c_d[r.clone()],
+                &mut ws.tc_d[r.clone()],
+                &mut ws.hd[r],
+            );
+        }
+        let mut nll = ZERO;
+        for t in 0..tn {
+            let r = t * h..(t + 1) * h;
+            let logits = &mut ws.logits[t * v..(t + 1) * v];
+            head(
+                net,
+                &ws.xd[r.clone()],
+                &ws.hd[r.clone()],
+                &ws.out,
+                &mut ws.u[r.clone()],
+                &mut ws.q[r.clone()],
+                &mut ws.attn[t * tn..(t + 1) * tn],
+                &mut ws.mix[r.clone()],
+                &mut ws.att[r.clone()],
+                &mut ws.w[r],
+                logits,
+            );
+            // Log-softmax in place.
+            let mut max = [f32::NEG_INFINITY; L];
+            for lv in logits.iter() {
+                for l in 0..L {
+                    max[l] = max[l].max(lv[l]);
+                }
+            }
+            let mut sum = ZERO;
+            for lv in logits.iter() {
+                for l in 0..L {
+                    sum[l] += exp(lv[l] - max[l]);
+                }
+            }
+            let mut lse = ZERO;
             for l in 0..L {
-                max[l] = max[l].max(lv[l]);
+                lse[l] = max[l] + sum[l].ln();
+            }
+            for lv in logits.iter_mut() {
+                for l in 0..L {
+                    lv[l] -= lse[l];
+                }
+            }
+            for (l, &tok) in ws.tok[t].iter().enumerate() {
+                nll[l] -= logits[tok][l];
             }
         }
-        let mut sum = ZERO;
-        for lv in logits.iter() {
-            for l in 0..L {
-                sum[l] += exp(lv[l] - max[l]);
-            }
-        }
-        let mut lse = ZERO;
-        for l in 0..L {
-            lse[l] = max[l] + sum[l].ln();
-        }
-        for lv in logits.iter_mut() {
-            for l in 0..L {
-                lv[l] -= lse[l];
-            }
-        }
-        for (l, &tok) in ws.tok[t].iter().enumerate() {
-            nll[l] -= logits[tok][l];
-        }
+        nll
     }
-    nll
 }
 
 // ----------------------------------------------------------------------------------------------
 // Backward passes of one lane group.
 
-/// Predictor backward from `dpred`: accumulates weight gradients and adds the gradient of the
-/// architecture embedding to `ws.darch`.
-#[inline(always)]
-fn predict_backward(net: &Net<'_>, ws: &mut Ws, masked: bool, dpred: V, g: &mut Parts<&mut [V]>) {
-    let p = &net.p;
-    let h = net.d.hidden;
-    lsum(&[dpred], 1, 1, 1, g.reg_b);
-    louter(&ws.r, h, h, &[dpred], 1, 1, 1, g.reg_w);
-    // r = (arch + z_last) sqrt(.5): both get sqrt(.5) dpred reg_w.
-    for ((da, dz), &wv) in ws.darch.iter_mut().zip(ws.dpre.iter_mut()).zip(p.reg_w) {
-        for l in 0..L {
-            let d = dpred[l] * wv * SQRT_HALF;
-            da[l] += d;
-            dz[l] = d;
-        }
-    }
-    let layers = net.d.mlp.len();
-    for layer in (0..layers).rev() {
-        let (d_in, d_out) = net.d.mlp[layer];
-        let (lower, upper) = ws.dz.split_at_mut(layer + 1);
-        // Gradient of this layer's output: from the regressor or from the layer above.
-        let go: &mut [V] = if layer + 1 == layers { &mut ws.dpre[..d_out] } else { &mut upper[0][..d_out] };
-        if masked {
-            for (gv, mv) in go.iter_mut().zip(&ws.m_mlp[layer]) {
-                for l in 0..L {
-                    gv[l] *= mv[l];
-                }
-            }
-        }
-        for (gv, pv) in go.iter_mut().zip(&ws.pre[layer]) {
+multiversion! {
+    /// Predictor backward from `dpred`: accumulates weight gradients and adds the gradient of the
+    /// architecture embedding to `ws.darch`.
+    fn predict_backward(net: &Net<'_>, ws: &mut Ws, masked: bool, dpred: V, g: &mut Parts<&mut [V]>) {
+        let p = &net.p;
+        let h = net.d.hidden;
+        lsum(&[dpred], 1, 1, 1, g.reg_b);
+        louter(&ws.r, h, h, &[dpred], 1, 1, 1, g.reg_w);
+        // r = (arch + z_last) sqrt(.5): both get sqrt(.5) dpred reg_w.
+        for ((da, dz), &wv) in ws.darch.iter_mut().zip(ws.dpre.iter_mut()).zip(p.reg_w) {
+            let (mut va, mut vz) = (*da, ZERO);
             for l in 0..L {
-                if pv[l] <= 0.0 {
-                    gv[l] = 0.0;
+                let d = dpred[l] * wv * SQRT_HALF;
+                va[l] += d;
+                vz[l] = d;
+            }
+            *da = va;
+            *dz = vz;
+        }
+        let layers = net.d.mlp.len();
+        for layer in (0..layers).rev() {
+            let (d_in, d_out) = net.d.mlp[layer];
+            let (lower, upper) = ws.dz.split_at_mut(layer + 1);
+            // Gradient of this layer's output: from the regressor or from the layer above.
+            let go: &mut [V] = if layer + 1 == layers { &mut ws.dpre[..d_out] } else { &mut upper[0][..d_out] };
+            if masked {
+                for (gv, mv) in go.iter_mut().zip(&ws.m_mlp[layer]) {
+                    for l in 0..L {
+                        gv[l] *= mv[l];
+                    }
                 }
             }
+            for (gv, pv) in go.iter_mut().zip(&ws.pre[layer]) {
+                for l in 0..L {
+                    if pv[l] <= 0.0 {
+                        gv[l] = 0.0;
+                    }
+                }
+            }
+            let input: &[V] = if layer == 0 { &ws.arch } else { &ws.z[layer - 1] };
+            louter(input, d_in, d_in, go, d_out, d_out, 1, g.mlp[layer].0);
+            lsum(go, d_out, d_out, 1, g.mlp[layer].1);
+            let din = &mut lower[layer][..d_in];
+            din.fill(ZERO);
+            lmm(go, &net.t.mlp[layer], din);
         }
-        let input: &[V] = if layer == 0 { &ws.arch } else { &ws.z[layer - 1] };
-        louter(input, d_in, d_in, go, d_out, d_out, 1, g.mlp[layer].0);
-        lsum(go, d_out, d_out, 1, g.mlp[layer].1);
-        let din = &mut lower[layer][..d_in];
-        din.fill(ZERO);
-        lmm(go, &net.t.mlp[layer], din);
+        add_into(&ws.dz[0], &mut ws.darch);
     }
-    add_into(&ws.dz[0], &mut ws.darch);
 }
 
-/// Decoder backward (teacher forcing) from the per-lane NLL weight `coef`. Adds the
-/// encoder-output gradient to `ws.dout` and the initial-state gradient to `ws.darch`.
-#[inline(always)]
-fn decode_backward(net: &Net<'_>, ws: &mut Ws, masked: bool, coef: V, g: &mut Parts<&mut [V]>) {
-    let (tn, h, v) = (net.d.length, net.d.hidden, net.d.vocab);
-    let g4 = 4 * h;
-    let tr = net.t;
-    for t in 0..tn {
-        let r = t * h..(t + 1) * h;
-        // d logits = coef (softmax - onehot).
-        let dlog = &mut ws.dlog[t * v..(t + 1) * v];
-        for (k, (d, lp)) in dlog.iter_mut().zip(&ws.logits[t * v..(t + 1) * v]).enumerate() {
-            for l in 0..L {
-                let one = if ws.tok[t][l] == k { 1.0 } else { 0.0 };
-                d[l] = coef[l] * (exp(lp[l]) - one);
-            }
-        }
-        ws.dw.fill(ZERO);
-        lmm(dlog, &tr.dec_wout, &mut ws.dw);
-        // w = (u + att) sqrt(.5); att = tanh(mix Wao_mix + u Wao_u).
-        let dpa = &mut ws.dpa[r.clone()];
-        for (((du, dp), dw), a) in ws.du.iter_mut().zip(dpa.iter_mut()).zip(&ws.dw).zip(&ws.att[r.clone()]) {
-            for l in 0..L {
-                let d = dw[l] * SQRT_HALF;
-                du[l] = d;
-                dp[l] = d * (1.0 - a[l] * a[l]);
-            }
-        }
-        ws.dcat.fill(ZERO);
-        lmm(dpa, &tr.dec_wao, &mut ws.dcat);
-        let (dmix, du_cat) = ws.dcat.split_at(h);
-        add_into(du_cat, &mut ws.du);
-        // mix = attn ctx; scores = q ctx^T; attn = softmax(scores).
-        let attn = &ws.attn[t * tn..(t + 1) * tn];
-        let mut along = ZERO;
-        for ((d, a), c) in ws.da.iter_mut().zip(attn).zip(ws.out.chunks_exact(h)) {
-            let mut s = ZERO;
-            for (dm, cv) in dmix.iter().zip(c) {
+multiversion! {
+    /// Decoder backward (teacher forcing) from the per-lane NLL weight `coef`. Adds the
+    /// encoder-output gradient to `ws.dout` and the initial-state gradient to `ws.darch`.
+    fn decode_backward(net: &Net<'_>, ws: &mut Ws, masked: bool, coef: V, g: &mut Parts<&mut [V]>) {
+        let (tn, h, v) = (net.d.length, net.d.hidden, net.d.vocab);
+        let g4 = 4 * h;
+        let tr = net.t;
+        for t in 0..tn {
+            let r = t * h..(t + 1) * h;
+            // d logits = coef (softmax - onehot).
+            let dlog = &mut ws.dlog[t * v..(t + 1) * v];
+            for (d, lp) in dlog.iter_mut().zip(&ws.logits[t * v..(t + 1) * v]) {
+                let lp = *lp;
+                let mut p = ZERO;
                 for l in 0..L {
-                    s[l] += dm[l] * cv[l];
+                    p[l] = coef[l] * exp(lp[l]);
+                }
+                *d = p;
+            }
+            for (l, &tok) in ws.tok[t].iter().enumerate() {
+                dlog[tok][l] -= coef[l];
+            }
+            ws.dw.fill(ZERO);
+            lmm(dlog, &tr.dec_wout, &mut ws.dw);
+            // w = (u + att) sqrt(.5); att = tanh(mix Wao_mix + u Wao_u).
+            let dpa = &mut ws.dpa[r.clone()];
+            let du = &mut ws.du[r.clone()];
+            for (((du, dp), dw), a) in du.iter_mut().zip(dpa.iter_mut()).zip(&ws.dw).zip(&ws.att[r.clone()]) {
+                let (dw, a) = (*dw, *a);
+                let (mut vu, mut vp) = (ZERO, ZERO);
+                for l in 0..L {
+                    let d = dw[l] * SQRT_HALF;
+                    vu[l] = d;
+                    vp[l] = d * (1.0 - a[l] * a[l]);
+                }
+                *du = vu;
+                *dp = vp;
+            }
+            ws.dcat.fill(ZERO);
+            lmm(dpa, &tr.dec_wao, &mut ws.dcat);
+            let (dmix, du_cat) = ws.dcat.split_at(h);
+            add_into(du_cat, du);
+            ws.dmix[r].copy_from_slice(dmix);
+        }
+        // Attention, all positions at once: mix = attn ctx; attn = softmax(q ctx^T).
+        let ctx = &ws.out;
+        let (attn, dmix, q) = (&ws.attn[..], &ws.dmix[..], &ws.q[..]);
+        ws.da.fill(ZERO);
+        lvv(tn, tn, h, dmix, h, 1, ctx, 1, h, &mut ws.da, tn);
+        for (ds, a) in ws.da.chunks_exact_mut(tn).zip(attn.chunks_exact(tn)) {
+            let mut along = ZERO;
+            for (d, av) in ds.iter().zip(a) {
+                for l in 0..L {
+                    along[l] += av[l] * d[l];
                 }
             }
-            *d = s;
-            for l in 0..L {
-                along[l] += a[l] * s[l];
-            }
-        }
-        for (d, a) in ws.da.iter_mut().zip(attn) {
-            for l in 0..L {
-                d[l] = a[l] * (d[l] - along[l]); // now the score gradient
-            }
-        }
-        let q = &ws.q[r.clone()];
-        let dq = &mut ws.dq[r.clone()];
-        dq.fill(ZERO);
-        for ((ds, a), j) in ws.da.iter().zip(attn).zip(0..tn) {
-            let c = &ws.out[j * h..(j + 1) * h];
-            for (dqv, cv) in dq.iter_mut().zip(c) {
+            for (d, av) in ds.iter_mut().zip(a) {
                 for l in 0..L {
-                    dqv[l] += ds[l] * cv[l];
-                }
-            }
-            let dctx = &mut ws.dout[j * h..(j + 1) * h];
-            for ((dc, dm), qv) in dctx.iter_mut().zip(dmix).zip(q) {
-                for l in 0..L {
-                    dc[l] += a[l] * dm[l];
-                    dc[l] += ds[l] * qv[l];
+                    d[l] = av[l] * (d[l] - along[l]); // now the score gradient
                 }
             }
         }
-        // q = u Wai.
-        lmm(dq, &tr.dec_wai, &mut ws.du);
-        // u = (x + lstm_out) sqrt(.5).
-        for ((dx, dh), du) in ws.dxd[r.clone()].iter_mut().zip(ws.dhd[r].iter_mut()).zip(&ws.du) {
-            for l in 0..L {
-                let d = du[l] * SQRT_HALF;
-                dx[l] = d;
-                dh[l] = d;
+        let ds = &ws.da[..];
+        ws.dq.fill(ZERO);
+        lvv(tn, h, tn, ds, tn, 1, ctx, h, 1, &mut ws.dq, h);
+        lvv(tn, h, tn, attn, 1, tn, dmix, h, 1, &mut ws.dout, h);
+        lvv(tn, h, tn, ds, 1, tn, q, h, 1, &mut ws.dout, h);
+        for t in 0..tn {
+            let r = t * h..(t + 1) * h;
+            // q = u Wai.
+            let du = &mut ws.du[r.clone()];
+            lmm(&ws.dq[r.clone()], &tr.dec_wai, du);
+            // u = (x + lstm_out) sqrt(.5).
+            for ((dx, dh), du) in ws.dxd[r.clone()].iter_mut().zip(ws.dhd[r].iter_mut()).zip(du.iter()) {
+                let mut v = ZERO;
+                for l in 0..L {
+                    v[l] = du[l] * SQRT_HALF;
+                }
+                *dx = v;
+                *dh = v;
             }
         }
-    }
-    // Weights of the head.
-    louter(&ws.w, h, h, &ws.dlog, v, v, tn, g.dec_wout);
-    lsum(&ws.dlog, v, v, tn, g.dec_bout);
-    let (dwao_mix, dwao_u) = g.dec_wao.split_at_mut(h * h);
-    louter(&ws.mix, h, h, &ws.dpa, h, h, tn, dwao_mix);
-    louter(&ws.u, h, h, &ws.dpa, h, h, tn, dwao_u);
-    louter(&ws.u, h, h, &ws.dq, h, h, tn, g.dec_wai);
-    // LSTM, backwards in time to the initial state (arch, arch).
-    ws.dh_state.fill(ZERO);
-    ws.dc.fill(ZERO);
-    for t in (0..tn).rev() {
-        let r = t * h..(t + 1) * h;
-        for ((d, a), b) in ws.dh.iter_mut().zip(&ws.dhd[r.clone()]).zip(&ws.dh_state) {
-            for l in 0..L {
-                d[l] = a[l] + b[l];
-            }
-        }
-        let c_prev = if t == 0 { &ws.arch[..] } else { &ws.c_d[(t - 1) * h..t * h] };
-        let dgates = &mut ws.dgind[t * g4..(t + 1) * g4];
-        lstm_cell_backward(&ws.gind[t * g4..(t + 1) * g4], Some(c_prev), &ws.tc_d[r], &ws.dh, &mut ws.dc, dgates);
+        // Weights of the head.
+        louter(&ws.w, h, h, &ws.dlog, v, v, tn, g.dec_wout);
+        lsum(&ws.dlog, v, v, tn, g.dec_bout);
+        let (dwao_mix, dwao_u) = g.dec_wao.split_at_mut(h * h);
+        louter(&ws.mix, h, h, &ws.dpa, h, h, tn, dwao_mix);
+        louter(&ws.u, h, h, &ws.dpa, h, h, tn, dwao_u);
+        louter(&ws.u, h, h, &ws.dq, h, h, tn, g.dec_wai);
+        // LSTM, backwards in time to the initial state (arch, arch).
         ws.dh_state.fill(ZERO);
-        lmm(dgates, &tr.dec_rec, &mut ws.dh_state);
-    }
-    for ((da, dh), dc) in ws.darch.iter_mut().zip(&ws.dh_state).zip(&ws.dc) {
-        for l in 0..L {
-            da[l] += dh[l] + dc[l];
+        ws.dc.fill(ZERO);
+        for t in (0..tn).rev() {
+            let r = t * h..(t + 1) * h;
+            for ((d, a), b) in ws.dh.iter_mut().zip(&ws.dhd[r.clone()]).zip(&ws.dh_state) {
+                for l in 0..L {
+                    d[l] = a[l] + b[l];
+                }
+            }
+            let c_prev = if t == 0 { &ws.arch[..] } else { &ws.c_d[(t - 1) * h..t * h] };
+            let dgates = &mut ws.dgind[t * g4..(t + 1) * g4];
+            lstm_cell_backward(&ws.gind[t * g4..(t + 1) * g4], Some(c_prev), &ws.tc_d[r], &ws.dh, &mut ws.dc, dgates);
+            ws.dh_state.fill(ZERO);
+            lmm(dgates, &tr.dec_rec, &mut ws.dh_state);
         }
+        for ((da, dh), dc) in ws.darch.iter_mut().zip(&ws.dh_state).zip(&ws.dc) {
+            for l in 0..L {
+                da[l] += dh[l] + dc[l];
+            }
+        }
+        louter(&ws.arch, h, h, &ws.dgind, g4, g4, 1, g.dec_rec);
+        louter(&ws.hd, h, h, &ws.dgind[g4..], g4, g4, tn.saturating_sub(1), g.dec_rec);
+        // Input projections and embedding.
+        louter(&ws.xd, h, h, &ws.dgind, g4, g4, tn, g.dec_wig);
+        lsum(&ws.dgind, g4, g4, tn, g.dec_big);
+        for t in 0..tn {
+            lmm(&ws.dgind[t * g4..(t + 1) * g4], &tr.dec_wig, &mut ws.dxd[t * h..(t + 1) * h]);
+        }
+        embed_backward(h, &ws.dtok, masked.then_some(&ws.m_dec[..]), &ws.dxd, g.dec_emb);
     }
-    louter(&ws.arch, h, h, &ws.dgind, g4, g4, 1, g.dec_rec);
-    louter(&ws.hd, h, h, &ws.dgind[g4..], g4, g4, tn.saturating_sub(1), g.dec_rec);
-    // Input projections and embedding.
-    louter(&ws.xd, h, h, &ws.dgind, g4, g4, tn, g.dec_wig);
-    lsum(&ws.dgind, g4, g4, tn, g.dec_big);
-    for t in 0..tn {
-        lmm(&ws.dgind[t * g4..(t + 1) * g4], &tr.dec_wig, &mut ws.dxd[t * h..(t + 1) * h]);
-    }
-    embed_backward(h, &ws.dtok, masked.then_some(&ws.m_dec[..]), &ws.dxd, g.dec_emb);
 }
 
 /// From `ws.darch` (gradient of the architecture embedding) to `ws.dm`, the gradient of every
@@ -1154,70 +1267,71 @@ fn arch_backward(tn: usize, ws: &mut Ws) {
     }
 }
 
-/// Encoder backward from `ws.dout` (gradient of the normalised outputs) plus `ws.dm`.
-#[inline(always)]
-fn encode_backward(net: &Net<'_>, ws: &mut Ws, masked: bool, g: &mut Parts<&mut [V]>) {
-    let (tn, h) = (net.d.length, net.d.hidden);
-    let (g4, g8) = (4 * h, 8 * h);
-    let tr = net.t;
-    for t in 0..tn {
-        let r = t * h..(t + 1) * h;
-        add_into(&ws.dm, &mut ws.dout[r.clone()]);
-        normalize_backward(&ws.out[r.clone()], &ws.out_norm[t], &ws.dout[r.clone()], &mut ws.dy[r.clone()]);
-        let dy = &ws.dy[r.clone()];
-        ws.dcat.fill(ZERO);
-        lmm(dy, &tr.enc_wop, &mut ws.dcat);
-        ws.dhf[r.clone()].copy_from_slice(&ws.dcat[..h]);
-        ws.dhb[r.clone()].copy_from_slice(&ws.dcat[h..]);
-        ws.dx[r].copy_from_slice(dy);
-    }
-    let (dwop_f, dwop_b) = g.enc_wop.split_at_mut(h * h);
-    louter(&ws.hf, h, h, &ws.dy, h, h, tn, dwop_f);
-    louter(&ws.hb, h, h, &ws.dy, h, h, tn, dwop_b);
-    lsum(&ws.dy, h, h, tn, g.enc_bop);
-    let (drec_f, drec_b) = g.enc_rec.split_at_mut(h * g4);
-    let (rec_t_f, rec_t_b) = tr.enc_rec.split_at(g4 * h);
-    // Forward direction: backwards in time to a zero initial state.
-    ws.dh_state.fill(ZERO);
-    ws.dc.fill(ZERO);
-    for t in (0..tn).rev() {
-        let r = t * h..(t + 1) * h;
-        for ((d, a), b) in ws.dh.iter_mut().zip(&ws.dhf[r.clone()]).zip(&ws.dh_state) {
-            for l in 0..L {
-                d[l] = a[l] + b[l];
-            }
+multiversion! {
+    /// Encoder backward from `ws.dout` (gradient of the normalised outputs) plus `ws.dm`.
+    fn encode_backward(net: &Net<'_>, ws: &mut Ws, masked: bool, g: &mut Parts<&mut [V]>) {
+        let (tn, h) = (net.d.length, net.d.hidden);
+        let (g4, g8) = (4 * h, 8 * h);
+        let tr = net.t;
+        for t in 0..tn {
+            let r = t * h..(t + 1) * h;
+            add_into(&ws.dm, &mut ws.dout[r.clone()]);
+            normalize_backward(&ws.out[r.clone()], &ws.out_norm[t], &ws.dout[r.clone()], &mut ws.dy[r.clone()]);
+            let dy = &ws.dy[r.clone()];
+            ws.dcat.fill(ZERO);
+            lmm(dy, &tr.enc_wop, &mut ws.dcat);
+            ws.dhf[r.clone()].copy_from_slice(&ws.dcat[..h]);
+            ws.dhb[r.clone()].copy_from_slice(&ws.dcat[h..]);
+            ws.dx[r].copy_from_slice(dy);
         }
-        let c_prev = (t > 0).then(|| &ws.c_f[(t - 1) * h..t * h]);
-        let dgates = &mut ws.dgin[t * g8..t * g8 + g4];
-        lstm_cell_backward(&ws.gin[t * g8..t * g8 + g4], c_prev, &ws.tc_f[r], &ws.dh, &mut ws.dc, dgates);
+        let (dwop_f, dwop_b) = g.enc_wop.split_at_mut(h * h);
+        louter(&ws.hf, h, h, &ws.dy, h, h, tn, dwop_f);
+        louter(&ws.hb, h, h, &ws.dy, h, h, tn, dwop_b);
+        lsum(&ws.dy, h, h, tn, g.enc_bop);
+        let (drec_f, drec_b) = g.enc_rec.split_at_mut(h * g4);
+        let (rec_t_f, rec_t_b) = tr.enc_rec.split_at(g4 * h);
+        // Forward direction: backwards in time to a zero initial state.
         ws.dh_state.fill(ZERO);
-        lmm(dgates, rec_t_f, &mut ws.dh_state);
-    }
-    louter(&ws.hf, h, h, &ws.dgin[g8..], g8, g4, tn.saturating_sub(1), drec_f);
-    // Backward direction: it ran from the last position to the first.
-    ws.dh_state.fill(ZERO);
-    ws.dc.fill(ZERO);
-    for t in 0..tn {
-        let r = t * h..(t + 1) * h;
-        for ((d, a), b) in ws.dh.iter_mut().zip(&ws.dhb[r.clone()]).zip(&ws.dh_state) {
-            for l in 0..L {
-                d[l] = a[l] + b[l];
+        ws.dc.fill(ZERO);
+        for t in (0..tn).rev() {
+            let r = t * h..(t + 1) * h;
+            for ((d, a), b) in ws.dh.iter_mut().zip(&ws.dhf[r.clone()]).zip(&ws.dh_state) {
+                for l in 0..L {
+                    d[l] = a[l] + b[l];
+                }
             }
+            let c_prev = (t > 0).then(|| &ws.c_f[(t - 1) * h..t * h]);
+            let dgates = &mut ws.dgin[t * g8..t * g8 + g4];
+            lstm_cell_backward(&ws.gin[t * g8..t * g8 + g4], c_prev, &ws.tc_f[r], &ws.dh, &mut ws.dc, dgates);
+            ws.dh_state.fill(ZERO);
+            lmm(dgates, rec_t_f, &mut ws.dh_state);
         }
-        let c_prev = (t + 1 < tn).then(|| &ws.c_b[(t + 1) * h..(t + 2) * h]);
-        let dgates = &mut ws.dgin[t * g8 + g4..(t + 1) * g8];
-        lstm_cell_backward(&ws.gin[t * g8 + g4..(t + 1) * g8], c_prev, &ws.tc_b[r], &ws.dh, &mut ws.dc, dgates);
+        louter(&ws.hf, h, h, &ws.dgin[g8..], g8, g4, tn.saturating_sub(1), drec_f);
+        // Backward direction: it ran from the last position to the first.
         ws.dh_state.fill(ZERO);
-        lmm(dgates, rec_t_b, &mut ws.dh_state);
+        ws.dc.fill(ZERO);
+        for t in 0..tn {
+            let r = t * h..(t + 1) * h;
+            for ((d, a), b) in ws.dh.iter_mut().zip(&ws.dhb[r.clone()]).zip(&ws.dh_state) {
+                for l in 0..L {
+                    d[l] = a[l] + b[l];
+                }
+            }
+            let c_prev = (t + 1 < tn).then(|| &ws.c_b[(t + 1) * h..(t + 2) * h]);
+            let dgates = &mut ws.dgin[t * g8 + g4..(t + 1) * g8];
+            lstm_cell_backward(&ws.gin[t * g8 + g4..(t + 1) * g8], c_prev, &ws.tc_b[r], &ws.dh, &mut ws.dc, dgates);
+            ws.dh_state.fill(ZERO);
+            lmm(dgates, rec_t_b, &mut ws.dh_state);
+        }
+        louter(&ws.hb[h..], h, h, &ws.dgin[g4..], g8, g4, tn.saturating_sub(1), drec_b);
+        // Input projections and embedding.
+        louter(&ws.x, h, h, &ws.dgin, g8, g8, tn, g.enc_wig);
+        lsum(&ws.dgin, g8, g8, tn, g.enc_big);
+        for t in 0..tn {
+            lmm(&ws.dgin[t * g8..(t + 1) * g8], &tr.enc_wig, &mut ws.dx[t * h..(t + 1) * h]);
+        }
+        embed_backward(h, &ws.tok, masked.then_some(&ws.m_enc[..]), &ws.dx, g.enc_emb);
     }
-    louter(&ws.hb[h..], h, h, &ws.dgin[g4..], g8, g4, tn.saturating_sub(1), drec_b);
-    // Input projections and embedding.
-    louter(&ws.x, h, h, &ws.dgin, g8, g8, tn, g.enc_wig);
-    lsum(&ws.dgin, g8, g8, tn, g.enc_big);
-    for t in 0..tn {
-        lmm(&ws.dgin[t * g8..(t + 1) * g8], &tr.enc_wig, &mut ws.dx[t * h..(t + 1) * h]);
-    }
-    embed_backward(h, &ws.tok, masked.then_some(&ws.m_enc[..]), &ws.dx, g.enc_emb);
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -1240,9 +1354,11 @@ impl Masks {
         }
         let keep = 1.0 - p;
         let scale = (1.0 / keep) as f32;
+        // `rng.random_bool(keep)` (as `Noise::apply` draws) samples exactly this distribution.
+        let keep_draw = Bernoulli::new(keep).expect("dropout probability in [0, 1]");
         let mut fill = |buf: &mut Vec<f32>, n: usize| {
             buf.clear();
-            buf.extend((0..n).map(|_| if rng.random_bool(keep) { scale } else { 0.0 }));
+            buf.extend((0..n).map(|_| if rng.sample(keep_draw) { scale } else { 0.0 }));
         };
         let (t, h) = (d.length, d.hidden);
         fill(&mut self.encoder, batch * t * h);
@@ -1272,190 +1388,188 @@ impl Masks {
     }
 }
 
-multiversion! {
-    /// Forward and backward of a batch: accumulates per-lane gradients of
-    /// `trade_off * MSE + (1 - trade_off) * NLL` into `g`; returns the summed squared error and
-    /// summed negative log-likelihood.
-    fn batch_gradients(
-        net: &Net<'_>,
-        tokens: &[&[Token]],
-        scores: &[f32],
-        masks: &Masks,
-        trade_off: f64,
-        g: &mut Parts<&mut [V]>,
-        ws: &mut Ws,
-    ) -> (f64, f64) {
-        let tn = net.d.length;
-        let batch = tokens.len();
-        let score_coef = trade_off as f32;
-        let nll_coef = (1.0 - trade_off) as f32 / (batch * tn) as f32;
-        let (mut sq_sum, mut nll_sum) = (0.0f64, 0.0f64);
-        for (group, (seqs, group_scores)) in tokens.chunks(L).zip(scores.chunks(L)).enumerate() {
-            ws.load_tokens(seqs);
-            if masks.on {
-                masks.load(group * L, batch, net.d, ws);
-            }
-            let n = seqs.len();
-            encode(net, ws, masks.on);
-            let pred = predict_lanes(net, ws, masks.on);
-            let nll = decode_teacher(net, ws, masks.on);
-            let (mut dpred, mut coef) = (ZERO, ZERO);
-            for l in 0..n {
-                let err = pred[l] - group_scores[l];
-                sq_sum += (err * err) as f64;
-                nll_sum += nll[l] as f64;
-                dpred[l] = score_coef * 2.0 * err / batch as f32;
-                coef[l] = nll_coef;
-            }
-            // Backward (padding lanes have zero weights, so they add nothing).
-            ws.darch.fill(ZERO);
-            ws.dout.fill(ZERO);
-            decode_backward(net, ws, masks.on, coef, g);
-            predict_backward(net, ws, masks.on, dpred, g);
-            arch_backward(tn, ws);
-            encode_backward(net, ws, masks.on, g);
-        }
-        (sq_sum, nll_sum)
-    }
-}
-
-multiversion! {
-    /// Predicted scores (no dropout).
-    fn batch_predict(net: &Net<'_>, tokens: &[Vec<Token>], ws: &mut Ws, out: &mut Vec<f32>) {
-        for seqs in tokens.chunks(L) {
-            ws.load_tokens(seqs);
-            encode(net, ws, false);
-            let pred = predict_lanes(net, ws, false);
-            out.extend_from_slice(&pred[..seqs.len()]);
-        }
-    }
-}
-
-multiversion! {
-    /// Encoder outputs (`[t, h]` per sequence, appended to `outputs`) and the gradient of the
-    /// predicted score with respect to each of them (`[h]` per sequence, the same at every
-    /// position, appended to `gradients`). `g` receives discarded weight gradients.
-    fn batch_ascent(
-        net: &Net<'_>,
-        tokens: &[Vec<Token>],
-        g: &mut Parts<&mut [V]>,
-        ws: &mut Ws,
-        outputs: &mut Vec<f32>,
-        gradients: &mut Vec<f32>,
-    ) {
-        for seqs in tokens.chunks(L) {
-            ws.load_tokens(seqs);
-            encode(net, ws, false);
-            predict_lanes(net, ws, false);
-            ws.darch.fill(ZERO);
-            predict_backward(net, ws, false, [1.0; L], g);
-            arch_backward(net.d.length, ws);
-            for l in 0..seqs.len() {
-                outputs.extend(ws.out.iter().map(|v| v[l]));
-                gradients.extend(ws.dm.iter().map(|v| v[l]));
-            }
-        }
-    }
-}
-
-/// Greedy decoding of the lanes from context `ws.out` and initial state `ws.arch`; appends the
-/// tokens of the first `out.len()` lanes to `out`.
-#[inline(always)]
-fn greedy(net: &Net<'_>, allowed: &[Vec<Token>], ws: &mut Ws, out: &mut [Vec<Token>]) {
-    let (h, v) = (net.d.hidden, net.d.vocab);
+/// Forward and backward of a batch: accumulates per-lane gradients of
+/// `trade_off * MSE + (1 - trade_off) * NLL` into `g`; returns the summed squared error and
+/// summed negative log-likelihood.
+fn batch_gradients(
+    net: &Net<'_>,
+    tokens: &[&[Token]],
+    scores: &[f32],
+    masks: &Masks,
+    trade_off: f64,
+    g: &mut Parts<&mut [V]>,
+    ws: &mut Ws,
+) -> (f64, f64) {
     let tn = net.d.length;
-    let g4 = 4 * h;
-    let p = &net.p;
-    ws.h_state.copy_from_slice(&ws.arch);
-    ws.c_state.copy_from_slice(&ws.arch);
-    let mut previous = [[0 as Token; L]];
-    for allowed_here in allowed {
-        embed(p.dec_emb, h, &previous, None, &mut ws.xd[..h]);
-        let gin = &mut ws.gind[..g4];
-        splat_into(p.dec_big, gin);
-        lmm(&ws.xd[..h], p.dec_wig, gin);
-        lstm_cell(gin, p.dec_rec, &mut ws.h_state, &mut ws.c_state, &mut ws.c_d[..h], &mut ws.tc_d[..h], &mut ws.hd[..h]);
-        head(
-            net,
-            &ws.xd[..h],
-            &ws.hd[..h],
-            &ws.out,
-            &mut ws.u[..h],
-            &mut ws.q[..h],
-            &mut ws.attn[..tn],
-            &mut ws.mix[..h],
-            &mut ws.att[..h],
-            &mut ws.w[..h],
-            &mut ws.logits[..v],
-        );
-        let logits = &ws.logits[..v];
-        for l in 0..L {
-            // Ties go to the smaller token, as in `inference.rs`.
-            let best = allowed_here
-                .iter()
-                .copied()
-                .max_by(|&a, &b| logits[a][l].total_cmp(&logits[b][l]).then(b.cmp(&a)))
-                .unwrap_or(0);
-            previous[0][l] = best;
-            if let Some(seq) = out.get_mut(l) {
-                seq.push(best);
-            }
+    let batch = tokens.len();
+    let score_coef = trade_off as f32;
+    let nll_coef = (1.0 - trade_off) as f32 / (batch * tn) as f32;
+    let (mut sq_sum, mut nll_sum) = (0.0f64, 0.0f64);
+    for (group, (seqs, group_scores)) in tokens.chunks(L).zip(scores.chunks(L)).enumerate() {
+        ws.load_tokens(seqs);
+        if masks.on {
+            masks.load(group * L, batch, net.d, ws);
+        }
+        let n = seqs.len();
+        encode(net, ws, masks.on);
+        let pred = predict_lanes(net, ws, masks.on);
+        let nll = decode_teacher(net, ws, masks.on);
+        let (mut dpred, mut coef) = (ZERO, ZERO);
+        for l in 0..n {
+            let err = pred[l] - group_scores[l];
+            sq_sum += (err * err) as f64;
+            nll_sum += nll[l] as f64;
+            dpred[l] = score_coef * 2.0 * err / batch as f32;
+            coef[l] = nll_coef;
+        }
+        // Backward (padding lanes have zero weights, so they add nothing).
+        ws.darch.fill(ZERO);
+        ws.dout.fill(ZERO);
+        decode_backward(net, ws, masks.on, coef, g);
+        predict_backward(net, ws, masks.on, dpred, g);
+        arch_backward(tn, ws);
+        encode_backward(net, ws, masks.on, g);
+    }
+    (sq_sum, nll_sum)
+}
+
+/// Predicted scores (no dropout).
+fn batch_predict(net: &Net<'_>, tokens: &[Vec<Token>], ws: &mut Ws, out: &mut Vec<f32>) {
+    for seqs in tokens.chunks(L) {
+        ws.load_tokens(seqs);
+        encode(net, ws, false);
+        let pred = predict_lanes(net, ws, false);
+        out.extend_from_slice(&pred[..seqs.len()]);
+    }
+}
+
+/// Encoder outputs (`[t, h]` per sequence, appended to `outputs`) and the gradient of the
+/// predicted score with respect to each of them (`[h]` per sequence, the same at every
+/// position, appended to `gradients`). `g` receives discarded weight gradients.
+fn batch_ascent(
+    net: &Net<'_>,
+    tokens: &[Vec<Token>],
+    g: &mut Parts<&mut [V]>,
+    ws: &mut Ws,
+    outputs: &mut Vec<f32>,
+    gradients: &mut Vec<f32>,
+) {
+    for seqs in tokens.chunks(L) {
+        ws.load_tokens(seqs);
+        encode(net, ws, false);
+        predict_lanes(net, ws, false);
+        ws.darch.fill(ZERO);
+        predict_backward(net, ws, false, [1.0; L], g);
+        arch_backward(net.d.length, ws);
+        for l in 0..seqs.len() {
+            outputs.extend(ws.out.iter().map(|v| v[l]));
+            gradients.extend(ws.dm.iter().map(|v| v[l]));
         }
     }
 }
 
 multiversion! {
-    /// Moves each sequence's outputs by `eta` times its gradient, renormalises, and decodes
-    /// greedily. `outputs`: `[n, t, h]`; `gradients`: `[n, h]`.
-    fn batch_decode_moved(
-        net: &Net<'_>,
-        outputs: &[f32],
-        gradients: &[f32],
-        eta: f32,
-        allowed: &[Vec<Token>],
-        ws: &mut Ws,
-        out: &mut Vec<Vec<Token>>,
-    ) {
-        let (tn, h) = (net.d.length, net.d.hidden);
-        for (ctx, grad) in outputs.chunks(L * tn * h).zip(gradients.chunks(L * h)) {
-            let n = grad.len() / h;
-            for (i, o) in ws.out.iter_mut().enumerate() {
-                let k = i % h;
-                for l in 0..L {
-                    // Missing lanes repeat the first sequence.
-                    let s = if l < n { l } else { 0 };
-                    o[l] = ctx[s * tn * h + i] + grad[s * h + k] * eta;
+    /// Greedy decoding of the lanes from context `ws.out` and initial state `ws.arch`; appends the
+    /// tokens of the first `out.len()` lanes to `out`.
+    fn greedy(net: &Net<'_>, allowed: &[Vec<Token>], ws: &mut Ws, out: &mut [Vec<Token>]) {
+        let (h, v) = (net.d.hidden, net.d.vocab);
+        let tn = net.d.length;
+        let g4 = 4 * h;
+        let p = &net.p;
+        ws.h_state.copy_from_slice(&ws.arch);
+        ws.c_state.copy_from_slice(&ws.arch);
+        let mut previous = [[0 as Token; L]];
+        for allowed_here in allowed {
+            embed(p.dec_emb, h, &previous, None, &mut ws.xd[..h]);
+            let gin = &mut ws.gind[..g4];
+            splat_into(p.dec_big, gin);
+            lmm(&ws.xd[..h], p.dec_wig, gin);
+            let (c_out, tc_out, h_out) = (&mut ws.c_d[..h], &mut ws.tc_d[..h], &mut ws.hd[..h]);
+            lstm_cell(gin, p.dec_rec, &mut ws.h_state, &mut ws.c_state, c_out, tc_out, h_out);
+            head(
+                net,
+                &ws.xd[..h],
+                &ws.hd[..h],
+                &ws.out,
+                &mut ws.u[..h],
+                &mut ws.q[..h],
+                &mut ws.attn[..tn],
+                &mut ws.mix[..h],
+                &mut ws.att[..h],
+                &mut ws.w[..h],
+                &mut ws.logits[..v],
+            );
+            let logits = &ws.logits[..v];
+            for l in 0..L {
+                // Ties go to the smaller token, as in `inference.rs`.
+                let best = allowed_here
+                    .iter()
+                    .copied()
+                    .max_by(|&a, &b| logits[a][l].total_cmp(&logits[b][l]).then(b.cmp(&a)))
+                    .unwrap_or(0);
+                previous[0][l] = best;
+                if let Some(seq) = out.get_mut(l) {
+                    seq.push(best);
                 }
             }
-            ws.arch.fill(ZERO);
-            for t in 0..tn {
-                let moved = &mut ws.out[t * h..(t + 1) * h];
-                normalize(moved);
-                add_into(moved, &mut ws.arch);
-            }
-            for m in ws.arch.iter_mut() {
-                for l in 0..L {
-                    m[l] /= tn as f32;
-                }
-            }
-            normalize(&mut ws.arch);
-            let first = out.len();
-            out.resize_with(first + n, || Vec::with_capacity(tn));
-            greedy(net, allowed, ws, &mut out[first..]);
         }
     }
 }
 
-multiversion! {
-    /// Encodes and greedily decodes without moving: the autoencoder's reconstruction.
-    fn batch_reconstruct(net: &Net<'_>, tokens: &[Vec<Token>], allowed: &[Vec<Token>], ws: &mut Ws, out: &mut Vec<Vec<Token>>) {
-        for seqs in tokens.chunks(L) {
-            ws.load_tokens(seqs);
-            encode(net, ws, false);
-            let first = out.len();
-            out.resize_with(first + seqs.len(), || Vec::with_capacity(net.d.length));
-            greedy(net, allowed, ws, &mut out[first..]);
+/// Moves each sequence's outputs by `eta` times its gradient, renormalises, and decodes
+/// greedily. `outputs`: `[n, t, h]`; `gradients`: `[n, h]`.
+fn batch_decode_moved(
+    net: &Net<'_>,
+    outputs: &[f32],
+    gradients: &[f32],
+    eta: f32,
+    allowed: &[Vec<Token>],
+    ws: &mut Ws,
+    out: &mut Vec<Vec<Token>>,
+) {
+    let (tn, h) = (net.d.length, net.d.hidden);
+    for (ctx, grad) in outputs.chunks(L * tn * h).zip(gradients.chunks(L * h)) {
+        let n = grad.len() / h;
+        for (i, o) in ws.out.iter_mut().enumerate() {
+            let k = i % h;
+            for l in 0..L {
+                // Missing lanes repeat the first sequence.
+                let s = if l < n { l } else { 0 };
+                o[l] = ctx[s * tn * h + i] + grad[s * h + k] * eta;
+            }
         }
+        ws.arch.fill(ZERO);
+        for t in 0..tn {
+            let moved = &mut ws.out[t * h..(t + 1) * h];
+            normalize(moved);
+            add_into(moved, &mut ws.arch);
+        }
+        for m in ws.arch.iter_mut() {
+            for l in 0..L {
+                m[l] /= tn as f32;
+            }
+        }
+        normalize(&mut ws.arch);
+        let first = out.len();
+        out.resize_with(first + n, || Vec::with_capacity(tn));
+        greedy(net, allowed, ws, &mut out[first..]);
+    }
+}
+
+/// Encodes and greedily decodes without moving: the autoencoder's reconstruction.
+fn batch_reconstruct(
+    net: &Net<'_>,
+    tokens: &[Vec<Token>],
+    allowed: &[Vec<Token>],
+    ws: &mut Ws,
+    out: &mut Vec<Vec<Token>>,
+) {
+    for seqs in tokens.chunks(L) {
+        ws.load_tokens(seqs);
+        encode(net, ws, false);
+        let first = out.len();
+        out.resize_with(first + seqs.len(), || Vec::with_capacity(net.d.length));
+        greedy(net, allowed, ws, &mut out[first..]);
     }
 }
 
@@ -1556,7 +1670,14 @@ impl Fused {
 
     /// Computes the gradients of one batch into `self.grads` (dropout masks drawn from `rng`
     /// when `dropout > 0`); returns the mean squared error and the mean NLL.
-    fn gradients(&mut self, tokens: &[&[Token]], scores: &[f32], dropout: f64, trade_off: f64, rng: &mut ChaCha8Rng) -> (f64, f64) {
+    fn gradients(
+        &mut self,
+        tokens: &[&[Token]],
+        scores: &[f32],
+        dropout: f64,
+        trade_off: f64,
+        rng: &mut ChaCha8Rng,
+    ) -> (f64, f64) {
         let batch = tokens.len();
         self.masks.draw(dropout, batch, &self.dims, rng);
         let p = parts(&self.params, &self.dims);
@@ -1590,7 +1711,9 @@ impl Fused {
         let factor = bias2_sqrt / (1.0 - BETA_1.powi(self.time));
         let eps = ADAM_EPS * bias2_sqrt;
         let lr = lr as f32;
-        for (((p, &g), m1), m2) in self.params.iter_mut().zip(&self.grads).zip(&mut self.moment_1).zip(&mut self.moment_2) {
+        for (((p, &g), m1), m2) in
+            self.params.iter_mut().zip(&self.grads).zip(&mut self.moment_1).zip(&mut self.moment_2)
+        {
             let g = *p * l2 + g;
             *m1 = *m1 * BETA_1 + g * (1.0 - BETA_1);
             *m2 = *m2 * BETA_2 + g * g * (1.0 - BETA_2);
@@ -1600,7 +1723,13 @@ impl Fused {
     }
 
     /// One training step; returns the batch's mean squared error and mean NLL.
-    pub fn train_step(&mut self, tokens: &[&[Token]], scores: &[f32], settings: &NaoSettings, rng: &mut ChaCha8Rng) -> (f64, f64) {
+    pub fn train_step(
+        &mut self,
+        tokens: &[&[Token]],
+        scores: &[f32],
+        settings: &NaoSettings,
+        rng: &mut ChaCha8Rng,
+    ) -> (f64, f64) {
         let losses = self.gradients(tokens, scores, settings.dropout, settings.trade_off, rng);
         self.clip(settings.grad_bound);
         self.adam(settings.lr, settings.l2_reg as f32);
@@ -1698,9 +1827,8 @@ mod tests {
 
         fn data(&self, seed: u64) -> (Vec<Vec<Token>>, Vec<f32>) {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let tokens = (0..self.batch)
-                .map(|_| (0..self.length).map(|_| rng.random_range(1..self.vocab)).collect())
-                .collect();
+            let tokens =
+                (0..self.batch).map(|_| (0..self.length).map(|_| rng.random_range(1..self.vocab)).collect()).collect();
             let scores = (0..self.batch).map(|_| rng.random_range(-1.5f32..1.5)).collect();
             (tokens, scores)
         }
@@ -1774,7 +1902,12 @@ mod tests {
             .enumerate()
             .map(|(i, (x, y))| ((x - y).abs(), i))
             .fold((0.0f32, 0), |m, v| if v.0 > m.0 { v } else { m });
-        assert!(worst <= tol * scale, "{what}: |diff| {worst} at {at} ({} vs {}) exceeds {tol} x scale {scale}", a[at], b[at]);
+        assert!(
+            worst <= tol * scale,
+            "{what}: |diff| {worst} at {at} ({} vs {}) exceeds {tol} x scale {scale}",
+            a[at],
+            b[at]
+        );
     }
 
     fn check_gradients(case: &Case, dropout: f64, seed: u64) {
@@ -1783,7 +1916,8 @@ mod tests {
         let (tokens, scores) = case.data(seed + 1);
         let trade_off = 0.8;
         let mut burn_rng = ChaCha8Rng::seed_from_u64(seed + 2);
-        let (mse, nll, burn) = burn_gradients(&model, &tokens, &scores, trade_off, &mut Noise { p: dropout, rng: &mut burn_rng });
+        let (mse, nll, burn) =
+            burn_gradients(&model, &tokens, &scores, trade_off, &mut Noise { p: dropout, rng: &mut burn_rng });
 
         let mut fused = Fused::from_model(&model, case.dims());
         let mut fused_rng = ChaCha8Rng::seed_from_u64(seed + 2);
@@ -1822,6 +1956,22 @@ mod tests {
     }
 
     #[test]
+    fn engine_setting() {
+        let parse = |text: &str| toml::from_str::<NaoSettings>(text).unwrap().engine;
+        assert_eq!(parse(""), NaoEngine::Auto);
+        assert_eq!(parse("engine = \"burn\""), NaoEngine::Burn);
+        assert_eq!(parse("engine = \"fused\""), NaoEngine::Fused);
+        assert!(toml::from_str::<NaoSettings>("engine = \"gpu\"").is_err());
+        let enc = encoding(&SMALL);
+        let make = |engine| {
+            NaoController::new(NaoSettings { engine, ..NaoSettings::default() }, enc.clone(), &Device::flex(), 0)
+        };
+        assert_eq!(make(NaoEngine::Auto).unwrap().engine(), NaoEngine::Fused);
+        assert_eq!(make(NaoEngine::Burn).unwrap().engine(), NaoEngine::Burn);
+        assert_eq!(make(NaoEngine::Fused).unwrap().engine(), NaoEngine::Fused);
+    }
+
+    #[test]
     fn model_round_trip() {
         let model = SMALL.config(0.0).init(&mut ChaCha8Rng::seed_from_u64(3), &Device::flex().autodiff());
         let fused = Fused::from_model(&model, SMALL.dims());
@@ -1829,7 +1979,8 @@ mod tests {
         assert_eq!(params_of(&back), params_of(&model));
         // The copy still trains: Burn finds a gradient for every parameter.
         let (tokens, scores) = SMALL.data(4);
-        let (_, _, grads) = burn_gradients(&back, &tokens, &scores, 0.5, &mut Noise { p: 0.0, rng: &mut ChaCha8Rng::seed_from_u64(0) });
+        let (_, _, grads) =
+            burn_gradients(&back, &tokens, &scores, 0.5, &mut Noise { p: 0.0, rng: &mut ChaCha8Rng::seed_from_u64(0) });
         assert!(grads.iter().all(|g| g.iter().any(|&v| v != 0.0)));
     }
 

@@ -9,6 +9,8 @@ use super::{Decoder, NaoController, NaoModel, Noise};
 use crate::{Result, Token};
 
 /// Encoder outputs and their score gradient (with the Burn engine, also the inference decoder).
+/// One is made per proposal, so the size of the Burn variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Ascent {
     Burn { outputs: Tensor<3>, gradient: Tensor<3>, decoder: Decoder },
     Fused(FusedAscent),

@@ -78,7 +78,7 @@ impl GridSpace {
         if !(1..=64).contains(&dims) {
             return Err(Error::config(format!("space.{NAME}.dims"), format!("must be 1..=64, found {dims}")));
         }
-        if levels < 3 || levels > 1001 || levels % 2 == 0 {
+        if !(3..=1001).contains(&levels) || levels % 2 == 0 {
             return Err(Error::config(
                 format!("space.{NAME}.levels"),
                 format!("must be odd and in 3..=1001, found {levels}"),

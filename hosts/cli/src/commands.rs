@@ -9,6 +9,9 @@ use rand::SeedableRng;
 use seminas_core::strategies::semi::SemiSupervised;
 use seminas_core::{Arch, ComponentKind, Config, DeviceSpec, Registry, TableEvaluator, TableSettings};
 
+#[path = "data.rs"]
+mod data;
+
 /// Semi-supervised neural architecture search.
 #[derive(Parser, Debug)]
 #[command(name = "seminas", version, about)]
@@ -36,6 +39,16 @@ enum Command {
     Predictor {
         #[command(subcommand)]
         command: PredictorCommand,
+    },
+    /// Benchmark data files: download and verify (`fetch`), inspect (`info`).
+    Data {
+        #[command(subcommand)]
+        command: data::DataCommand,
+    },
+    /// Whole search spaces: `enumerate`.
+    Space {
+        #[command(subcommand)]
+        command: data::SpaceCommand,
     },
 }
 
@@ -152,6 +165,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::List { json, plugin } => list(json, &plugin),
         Command::Experiment(args) => experiment(args),
         Command::Predictor { command: PredictorCommand::Eval(args) } => predictor_eval(args),
+        Command::Data { command } => data::data(command),
+        Command::Space { command } => data::space(command),
     }
 }
 

@@ -254,12 +254,15 @@ fn orbit_representatives(n: usize, autos: &[[u8; MAX_VERTICES]]) -> Vec<[u8; MAX
     out
 }
 
+/// A cell to hash: successor masks, vertex count and middle-vertex labels.
+type Candidate = ([u8; MAX_VERTICES], usize, [u8; MAX_VERTICES]);
+
 /// Every distinct NAS-Bench-101 cell (423,624), in the order in which the official
 /// `generate_graphs.py` first meets each hash, each with that first matrix and labelling.
 ///
 /// Runs on the rayon thread pool; a few seconds in release builds.
 pub fn enumerate_all() -> Vec<Cell> {
-    let mut candidates: Vec<([u8; MAX_VERTICES], usize, [u8; MAX_VERTICES])> = Vec::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
     for n in 2..=MAX_VERTICES {
         let perms = middle_permutations(n);
         let num_bits = n * (n - 1) / 2;
@@ -270,8 +273,7 @@ pub fn enumerate_all() -> Vec<Cell> {
             .filter(|bits| bits.count_ones() as usize <= MAX_EDGES)
             .filter_map(|bits| {
                 let rows = rows_of(bits, n);
-                is_full_dag(&rows[..n])
-                    .then(|| (bits, unlabelled_canonical(&rows[..n], &perms)))
+                is_full_dag(&rows[..n]).then(|| (bits, unlabelled_canonical(&rows[..n], &perms)))
             })
             .collect();
         // Each class, in the order the official walk first meets it, written on its matrix
@@ -293,7 +295,7 @@ pub fn enumerate_all() -> Vec<Cell> {
                 }
             }
         }
-        let labelled: Vec<Vec<([u8; MAX_VERTICES], usize, [u8; MAX_VERTICES])>> = firsts
+        let labelled: Vec<Vec<Candidate>> = firsts
             .par_iter()
             .map(|&(_, bits)| {
                 let rows = rows_of(bits, n);
@@ -384,7 +386,9 @@ mod tests {
         // Up to 5 vertices, hashing every labelled matrix of the official walk is cheap: the
         // fast enumeration must find the same hashes with the same chosen pair (largest
         // row-major matrix, then smallest labelling) and list them in its documented order.
-        let mut best: HashMap<[u8; 32], (usize, u32, u64, Vec<usize>, Cell)> = HashMap::new();
+        // Per hash: vertex count, first bit mask of its class, row-major key, labels, cell.
+        type Best = (usize, u32, u64, Vec<usize>, Cell);
+        let mut best: HashMap<[u8; 32], Best> = HashMap::new();
         let mut class_order: HashMap<(usize, u64), u32> = HashMap::new();
         for n in 2..=5 {
             let perms = middle_permutations(n);
@@ -413,12 +417,11 @@ mod tests {
                         .prune()
                         .unwrap();
                     let cell = Cell::new(spec);
-                    let entry = best
-                        .entry(cell.hash)
-                        .or_insert((n, first, key, labels.clone(), cell));
+                    let entry =
+                        best.entry(cell.hash)
+                            .or_insert((n, first, key, labels.clone(), cell));
                     // Larger matrix first, then smaller labelling.
-                    if (key, std::cmp::Reverse(&labels)) > (entry.2, std::cmp::Reverse(&entry.3))
-                    {
+                    if (key, std::cmp::Reverse(&labels)) > (entry.2, std::cmp::Reverse(&entry.3)) {
                         *entry = (n, first, key, labels, cell);
                     }
                 }
@@ -438,10 +441,8 @@ mod tests {
 
     #[test]
     fn json_line() {
-        let spec = ModelSpec::parse_json(
-            r#"{"matrix":[[0,1],[0,0]],"ops":["input","output"]}"#,
-        )
-        .unwrap();
+        let spec =
+            ModelSpec::parse_json(r#"{"matrix":[[0,1],[0,0]],"ops":["input","output"]}"#).unwrap();
         let cell = Cell::new(spec);
         let line = cell.to_json();
         assert!(line.starts_with(r#"{"hash":""#), "{line}");

@@ -15,6 +15,8 @@
 
 use md5::{Digest, Md5};
 
+use crate::md5x::Batch;
+
 /// Most vertices [`hash_module`] accepts (rows are byte masks).
 pub const MAX_HASH_VERTICES: usize = 8;
 
@@ -77,6 +79,8 @@ pub fn hash_module(rows: &[u8], labels: &[i8]) -> [u8; 32] {
         }
     }
 
+    // Every vertex's digest of a round is independent of the others: digest them together.
+    let mut batch = Batch::new();
     let mut hashes = [[0u8; 32]; MAX_HASH_VERTICES];
     for v in 0..n {
         // Python's str((out, in, label)).
@@ -93,15 +97,19 @@ pub fn hash_module(rows: &[u8], labels: &[i8]) -> [u8; 32] {
         len = push_int(&mut text, len, i64::from(labels[v]));
         text[len] = b')';
         len += 1;
-        hashes[v] = hex(&Md5::digest(&text[..len]));
+        let lane = batch.start();
+        batch.push(lane, &text[..len]);
+    }
+    let digests = batch.digest();
+    for v in 0..n {
+        hashes[v] = hex(&digests[v]);
     }
 
-    let mut next = [[0u8; 32]; MAX_HASH_VERTICES];
     const ZERO: Hex = [0; 32];
     for _ in 0..n {
         for v in 0..n {
+            let lane = batch.start();
             let mut neighbours: [&Hex; MAX_HASH_VERTICES] = [&ZERO; MAX_HASH_VERTICES];
-            let mut md5 = Md5::new();
             // Sorted predecessors.
             let mut k = 0;
             for w in 0..n {
@@ -112,9 +120,9 @@ pub fn hash_module(rows: &[u8], labels: &[i8]) -> [u8; 32] {
             }
             neighbours[..k].sort_unstable();
             for h in &neighbours[..k] {
-                md5.update(h);
+                batch.push(lane, *h);
             }
-            md5.update(b"|");
+            batch.push(lane, b"|");
             // Sorted successors.
             let mut k = 0;
             for w in 0..n {
@@ -125,13 +133,15 @@ pub fn hash_module(rows: &[u8], labels: &[i8]) -> [u8; 32] {
             }
             neighbours[..k].sort_unstable();
             for h in &neighbours[..k] {
-                md5.update(h);
+                batch.push(lane, *h);
             }
-            md5.update(b"|");
-            md5.update(hashes[v]);
-            next[v] = hex(&md5.finalize());
+            batch.push(lane, b"|");
+            batch.push(lane, &hashes[v]);
         }
-        hashes[..n].copy_from_slice(&next[..n]);
+        let digests = batch.digest();
+        for v in 0..n {
+            hashes[v] = hex(&digests[v]);
+        }
     }
 
     // Python's str(sorted(hashes)): ['a', 'b'].
@@ -217,5 +227,18 @@ mod tests {
             hash_module(&rows, &[-1, 0, 0, -2]),
             hash_module(&rows, &[-1, 0, 1, -2])
         );
+    }
+}
+
+#[doc(hidden)]
+pub fn bench_batch() -> impl FnMut(u8, &[u8]) -> u8 {
+    let mut batch = Batch::new();
+    move |i, msg| {
+        for _ in 0..8 {
+            let lane = batch.start();
+            batch.push(lane, &[i]);
+            batch.push(lane, msg);
+        }
+        batch.digest()[0][0]
     }
 }

@@ -13,9 +13,13 @@
 //! records carry `matrix` and `ops`.
 #![warn(missing_docs)]
 
+pub mod canonical;
+pub mod data;
 pub mod encoding;
 pub mod enumerate;
+mod evaluator;
 pub mod hash;
+mod md5x;
 mod space;
 pub mod spec;
 
@@ -24,9 +28,12 @@ use std::sync::Arc;
 use seminas_core::{Registry, Result};
 use serde::Deserialize;
 
+pub use data::NasBench101Data;
+pub use enumerate::{all_cells, enumerate_all, Cell, NUM_CELLS};
+pub use evaluator::{EvaluatorSettings, NasBench101Evaluator, EVALUATOR_NAME};
 pub use hash::hash_module;
 pub use space::{
-    NasBench101Space, EDGE_FLIP_PROB, NUM_EDGE_BITS, NUM_OP_POSITIONS, OP_CHANGE_PROB,
+    NasBench101Space, Sampling, EDGE_FLIP_PROB, NUM_EDGE_BITS, NUM_OP_POSITIONS, OP_CHANGE_PROB,
 };
 pub use spec::{ModelSpec, Op, RawCell, SpecError, MAX_EDGES, MAX_VERTICES};
 
@@ -38,23 +45,38 @@ const DESCRIPTION: &str =
      official pruning, validity and module hash as key; 27-token SemiNAS sequence; \
      architectures as {\"matrix\":...,\"ops\":...} JSON";
 
-const EXAMPLE: &str = "# no settings; with the table evaluator, e.g.\n\
+const EXAMPLE: &str = "sampling = \"uniform\"  # uniform over the 423,624 cells | random-spec\n\
+     # with the table evaluator, e.g.\n\
      # [evaluator.table]\n\
      # path = \"${SEMINAS_REFERENCE_DATA}/nasbench101/sample-11k.jsonl\"\n\
      # signal = \"val_acc.108\"\n\
      # cost = \"train_seconds\"";
 
-/// Settings of `[space.nasbench101]`: none; unknown keys are errors.
+/// Settings of `[space.nasbench101]`; unknown keys are errors.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Settings {}
+struct Settings {
+    /// How random cells are drawn (default uniform).
+    #[serde(default)]
+    sampling: Sampling,
+}
 
-/// Registers the `nasbench101` space.
+/// Registers the `nasbench101` space and evaluator.
 pub fn register(registry: &mut Registry) -> Result<()> {
     registry.add_space(SPACE_NAME, DESCRIPTION, EXAMPLE, |component| {
-        let Settings {} = component.parse()?;
-        Ok(Arc::new(NasBench101Space::new()))
-    })
+        let Settings { sampling } = component.parse()?;
+        Ok(Arc::new(NasBench101Space::with_sampling(sampling)))
+    })?;
+    registry.add_evaluator(
+        EVALUATOR_NAME,
+        evaluator::DESCRIPTION,
+        evaluator::EXAMPLE,
+        |component, space| {
+            Ok(Box::new(NasBench101Evaluator::from_component(
+                component, space,
+            )?))
+        },
+    )
 }
 
 seminas_core::register_plugin!(register);
@@ -184,9 +206,9 @@ mod tests {
         let cells = enumerated();
         for (line, r) in &records {
             let hash = r["hash"].as_str().unwrap();
-            let spec = cells.get(hash).unwrap_or_else(|| {
-                panic!("hash-vectors.jsonl:{line}: hash {hash} not enumerated")
-            });
+            let spec = cells
+                .get(hash)
+                .unwrap_or_else(|| panic!("hash-vectors.jsonl:{line}: hash {hash} not enumerated"));
             let pruned = ModelSpec::from_value(r).unwrap();
             assert_eq!(pruned.hash(), hash, "hash-vectors.jsonl:{line}");
             assert_eq!(
@@ -194,7 +216,11 @@ mod tests {
                 spec.num_vertices(),
                 "hash-vectors.jsonl:{line}"
             );
-            assert_eq!(pruned.num_edges(), spec.num_edges(), "hash-vectors.jsonl:{line}");
+            assert_eq!(
+                pruned.num_edges(),
+                spec.num_edges(),
+                "hash-vectors.jsonl:{line}"
+            );
         }
         let small: HashSet<&str> = enumerate::all_cells()
             .iter()
@@ -206,7 +232,10 @@ mod tests {
             .map(|(_, r)| r["hash"].as_str().unwrap())
             .collect();
         assert_eq!(listed.len(), 2532);
-        assert!(listed == small, "the hashes of all cells of up to 5 vertices");
+        assert!(
+            listed == small,
+            "the hashes of all cells of up to 5 vertices"
+        );
     }
 
     #[test]
@@ -313,6 +342,15 @@ mod tests {
             .with_toml(EXAMPLE)
             .unwrap();
         assert!(registry.build_space(&example).is_ok());
+        let random_spec = Component::new(ComponentKind::Space, SPACE_NAME)
+            .with_toml("sampling = 'random-spec'")
+            .unwrap();
+        assert!(registry.build_space(&random_spec).is_ok());
+        let wrong = Component::new(ComponentKind::Space, SPACE_NAME)
+            .with_toml("sampling = 'biased'")
+            .unwrap();
+        let err = registry.build_space(&wrong).err().unwrap().to_string();
+        assert!(err.contains("space.nasbench101.sampling"), "{err}");
         let bad = Component::new(ComponentKind::Space, SPACE_NAME)
             .with_toml("vertices = 8")
             .unwrap();

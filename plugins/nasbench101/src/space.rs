@@ -25,17 +25,49 @@ pub const OP_CHANGE_PROB: f64 = 1.0 / NUM_OP_POSITIONS as f64;
 /// `api.ModelSpec(**json.loads(s))` accepts. Any JSON object with `matrix` and `ops` is
 /// accepted as input (unpruned cells and up to 64 vertices before pruning included); the key
 /// is the official module hash of the pruned cell, so isomorphic cells share it.
+///
+/// [`sample`](SearchSpace::sample) follows the space's [`Sampling`] (uniform over the 423,624
+/// distinct cells unless set otherwise).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct NasBench101Space;
+pub struct NasBench101Space {
+    sampling: Sampling,
+}
+
+/// How [`NasBench101Space`] draws random cells (`[space.nasbench101] sampling`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sampling {
+    /// `uniform`: each of the 423,624 distinct cells with equal probability, as the official
+    /// SemiNAS code samples from the data set's hashes. The cells come from
+    /// [`all_cells`](crate::enumerate::all_cells), enumerated once per process on first use
+    /// (a few seconds).
+    #[default]
+    Uniform,
+    /// `random-spec`: the official `random_spec` of the NAS-Bench-101 example (a uniform
+    /// 7-vertex matrix and ops, drawn again until valid). Valid draws often prune to fewer
+    /// vertices, so small cells come up far more often than under `uniform` (many draws
+    /// repeat the same few small cells).
+    RandomSpec,
+}
 
 fn invalid(context: impl std::fmt::Display, e: SpecError) -> Error {
     Error::InvalidArchitecture(format!("{context}: {e}"))
 }
 
 impl NasBench101Space {
-    /// The space.
+    /// The space, sampling uniformly over the distinct cells.
     pub fn new() -> Self {
-        NasBench101Space
+        NasBench101Space::default()
+    }
+
+    /// The space with the given sampling.
+    pub fn with_sampling(sampling: Sampling) -> Self {
+        NasBench101Space { sampling }
+    }
+
+    /// How the space samples.
+    pub fn sampling(&self) -> Sampling {
+        self.sampling
     }
 
     /// The pruned, valid cell an architecture stands for.
@@ -68,9 +100,23 @@ impl NasBench101Space {
         raw
     }
 
-    /// A uniformly random valid cell (random 7-vertex cells drawn until one is valid),
-    /// pruned.
+    /// A random cell as the space's [`Sampling`] draws it.
     pub fn sample_spec(&self, rng: &mut dyn RngCore) -> ModelSpec {
+        match self.sampling {
+            Sampling::Uniform => self.uniform_spec(rng),
+            Sampling::RandomSpec => self.random_spec(rng),
+        }
+    }
+
+    /// A cell drawn uniformly from the 423,624 distinct cells (their data-set form).
+    pub fn uniform_spec(&self, rng: &mut dyn RngCore) -> ModelSpec {
+        let cells = crate::enumerate::all_cells();
+        *cells[rng.random_range(0..cells.len())].spec()
+    }
+
+    /// The official `random_spec`: random 7-vertex cells ([`random_raw`](Self::random_raw))
+    /// drawn until one is valid, pruned.
+    pub fn random_spec(&self, rng: &mut dyn RngCore) -> ModelSpec {
         loop {
             if let Ok(spec) = self.random_raw(rng).prune() {
                 return spec;
@@ -124,8 +170,12 @@ impl SearchSpace for NasBench101Space {
         self.arch(&self.sample_spec(rng))
     }
 
+    /// The official module hash of the pruned cell. Cells of a data set loaded in this process
+    /// (by the `nasbench101` evaluator) are looked up there by canonical code instead of
+    /// hashed, which is some fifty times faster and gives the same hash.
     fn key(&self, arch: &Arch) -> Result<String> {
-        Ok(self.spec(arch)?.hash())
+        let spec = self.spec(arch)?;
+        Ok(crate::data::known_hash(&spec).unwrap_or_else(|| spec.hash()))
     }
 
     fn encoding(&self) -> Encoding {
@@ -341,10 +391,45 @@ mod tests {
     }
 
     #[test]
+    fn uniform_sampling_covers_the_space() {
+        // Uniform over the distinct cells: the vertex counts follow the enumeration's, and
+        // nearly every draw is a new cell (about 470 repeats expected in 20,000 draws).
+        let space = NasBench101Space::new();
+        assert_eq!(space.sampling(), Sampling::Uniform);
+        let cells = crate::enumerate::all_cells();
+        let mut exact = [0f64; MAX_VERTICES + 1];
+        for c in cells {
+            exact[c.spec().num_vertices()] += 1.0 / cells.len() as f64;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let draws = 20_000;
+        let mut seen = [0f64; MAX_VERTICES + 1];
+        let mut keys = HashSet::new();
+        for _ in 0..draws {
+            let arch = space.sample(&mut rng);
+            seen[space.spec(&arch).unwrap().num_vertices()] += 1.0 / draws as f64;
+            keys.insert(space.key(&arch).unwrap());
+        }
+        for n in 2..=MAX_VERTICES {
+            assert!(
+                (exact[n] - seen[n]).abs() < 0.01,
+                "{n} vertices: expected {:.4}, sampled {:.4}",
+                exact[n],
+                seen[n]
+            );
+        }
+        assert!(keys.len() > 19_300, "{}", keys.len());
+        // Seeded.
+        let mut a = ChaCha8Rng::seed_from_u64(5);
+        let mut b = ChaCha8Rng::seed_from_u64(5);
+        assert_eq!(space.sample(&mut a), space.sample(&mut b));
+    }
+
+    #[test]
     fn sample_follows_the_random_spec_distribution() {
         // Exact distribution of the pruned size under `random_spec` (uniform 7-vertex matrix,
         // kept when valid): enumerate all 2^21 matrices (ops do not affect validity here).
-        let space = NasBench101Space::new();
+        let space = NasBench101Space::with_sampling(Sampling::RandomSpec);
         let mut exact = [0f64; MAX_VERTICES + 1];
         let mut valid = 0f64;
         let mut raw = RawCell::new(&[

@@ -1,0 +1,74 @@
+//! The `nasbench.ModelMetrics` protobuf of the data set's records.
+//!
+//! The messages mirror `nasbench/lib/model_metrics.proto` of google-research/nasbench
+//! (`syntax = "proto2"`, so every scalar is optional); prost derives their wire format, no
+//! `protoc` needed.
+
+/// `nasbench.ModelMetrics`: the metrics of one training run of one cell.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ModelMetrics {
+    /// Evaluations during training: `[0]` at initialisation, `[1]` halfway, `[2]` at the end.
+    #[prost(message, repeated, tag = "1")]
+    pub evaluation_data: Vec<EvaluationData>,
+    /// Number of trainable parameters.
+    #[prost(int32, optional, tag = "2")]
+    pub trainable_parameters: Option<i32>,
+    /// Total time of training and evaluation, in seconds.
+    #[prost(double, optional, tag = "3")]
+    pub total_time: Option<f64>,
+}
+
+/// `nasbench.EvaluationData`: one evaluation during a training run.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct EvaluationData {
+    /// Epoch at the time of the evaluation.
+    #[prost(double, optional, tag = "1")]
+    pub current_epoch: Option<f64>,
+    /// Training time in seconds up to this point (evaluation excluded).
+    #[prost(double, optional, tag = "2")]
+    pub training_time: Option<f64>,
+    /// Accuracy on 10,000 fixed training images.
+    #[prost(double, optional, tag = "3")]
+    pub train_accuracy: Option<f64>,
+    /// Accuracy on the 10,000 held-out validation images.
+    #[prost(double, optional, tag = "4")]
+    pub validation_accuracy: Option<f64>,
+    /// Accuracy on the 10,000 test images.
+    #[prost(double, optional, tag = "5")]
+    pub test_accuracy: Option<f64>,
+    /// Checkpoint location (may be blank).
+    #[prost(string, optional, tag = "6")]
+    pub checkpoint_path: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+
+    #[test]
+    fn wire_format_matches_the_proto() {
+        // Hand-assembled bytes for ModelMetrics { evaluation_data: [{ current_epoch: 1.0,
+        // test_accuracy: 0.5 }], trainable_parameters: 300, total_time: 2.0 }:
+        // field 1 (message) = 0x0a, field 2 (varint) = 0x10, field 3 (double) = 0x19;
+        // inside, field 1 (double) = 0x09, field 5 (double) = 0x29.
+        let mut inner = vec![0x09];
+        inner.extend_from_slice(&1.0f64.to_le_bytes());
+        inner.push(0x29);
+        inner.extend_from_slice(&0.5f64.to_le_bytes());
+        let mut bytes = vec![0x0a, inner.len() as u8];
+        bytes.extend_from_slice(&inner);
+        bytes.extend_from_slice(&[0x10, 0xac, 0x02]);
+        bytes.push(0x19);
+        bytes.extend_from_slice(&2.0f64.to_le_bytes());
+        let m = ModelMetrics::decode(bytes.as_slice()).unwrap();
+        assert_eq!(m.trainable_parameters, Some(300));
+        assert_eq!(m.total_time, Some(2.0));
+        assert_eq!(m.evaluation_data.len(), 1);
+        assert_eq!(m.evaluation_data[0].current_epoch, Some(1.0));
+        assert_eq!(m.evaluation_data[0].test_accuracy, Some(0.5));
+        assert_eq!(m.evaluation_data[0].training_time, None);
+        assert_eq!(m.encode_to_vec(), bytes);
+    }
+}
