@@ -1,4 +1,6 @@
 //! Integration tests across core and plugins (one binary, as in ripgrep).
 
+#[cfg(feature = "libtorch")]
+mod backends;
 mod controller;
 mod strategies;

@@ -1,12 +1,15 @@
 //! Controller speed: one training step (batch 100, sequence 27) at hidden sizes 16 and 64,
 //! and pseudo-labelling of 10,000 sequences, on NAS-Bench-101 encodings, on the `flex` CPU
 //! device: with the default engine there (the fused CPU engine, ids `flex_...`) and with
-//! `engine = "burn"` for comparison (ids `flex_burn_...`).
+//! `engine = "burn"` for comparison (ids `flex_burn_...`); built with `--features libtorch`,
+//! also on Burn's libtorch CPU backend (ids `libtorch_...`), side by side in one run.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::SeedableRng;
 use seminas_core::nao::{NaoController, NaoEngine, NaoSettings};
-use seminas_core::{Component, ComponentKind, Controller, Example, Registry, SearchSpace};
+use seminas_core::{
+    Component, ComponentKind, Controller, DeviceSpec, Example, Registry, SearchSpace,
+};
 
 use seminas_nasbench101 as _;
 
@@ -19,22 +22,44 @@ fn space() -> std::sync::Arc<dyn SearchSpace> {
 
 fn sequences(space: &dyn SearchSpace, count: usize) -> Vec<Vec<usize>> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    (0..count).map(|_| space.encode(&space.sample(&mut rng)).unwrap()).collect()
+    (0..count)
+        .map(|_| space.encode(&space.sample(&mut rng)).unwrap())
+        .collect()
+}
+
+/// The (device, engine) pairs compared, with their benchmark id prefix.
+fn variants() -> Vec<(DeviceSpec, NaoEngine, &'static str)> {
+    let mut variants = vec![
+        (DeviceSpec::Flex, NaoEngine::Auto, "flex"),
+        (DeviceSpec::Flex, NaoEngine::Burn, "flex_burn"),
+    ];
+    if cfg!(feature = "libtorch") {
+        variants.push((DeviceSpec::Libtorch, NaoEngine::Burn, "libtorch"));
+    }
+    variants
 }
 
 fn training_step(c: &mut Criterion) {
     let space = space();
-    let device = seminas_core::DeviceSpec::Flex.device().unwrap();
     let examples: Vec<Example> = sequences(space.as_ref(), 100)
         .into_iter()
         .enumerate()
-        .map(|(i, tokens)| Example { tokens, score: (i as f32 / 50.0) - 1.0 })
+        .map(|(i, tokens)| Example {
+            tokens,
+            score: (i as f32 / 50.0) - 1.0,
+        })
         .collect();
     let mut group = c.benchmark_group("controller_train_step");
-    for (engine, label) in [(NaoEngine::Auto, "flex"), (NaoEngine::Burn, "flex_burn")] {
+    for (device, engine, label) in variants() {
+        let device = device.device().unwrap();
         for hidden in [16, 64] {
-            let settings = NaoSettings { hidden_size: hidden, engine, ..NaoSettings::default() };
-            let mut controller = NaoController::new(settings, space.encoding(), &device, 0).unwrap();
+            let settings = NaoSettings {
+                hidden_size: hidden,
+                engine,
+                ..NaoSettings::default()
+            };
+            let mut controller =
+                NaoController::new(settings, space.encoding(), &device, 0).unwrap();
             group.bench_function(format!("{label}_batch100_len27_hidden{hidden}"), |b| {
                 b.iter(|| controller.fit(&examples, 1).unwrap())
             });
@@ -45,12 +70,15 @@ fn training_step(c: &mut Criterion) {
 
 fn pseudo_labelling(c: &mut Criterion) {
     let space = space();
-    let device = seminas_core::DeviceSpec::Flex.device().unwrap();
     let seqs = sequences(space.as_ref(), 10_000);
     let mut group = c.benchmark_group("controller_predict");
     group.sample_size(10);
-    for (engine, label) in [(NaoEngine::Auto, "flex"), (NaoEngine::Burn, "flex_burn")] {
-        let settings = NaoSettings { engine, ..NaoSettings::default() };
+    for (device, engine, label) in variants() {
+        let device = device.device().unwrap();
+        let settings = NaoSettings {
+            engine,
+            ..NaoSettings::default()
+        };
         let controller = NaoController::new(settings, space.encoding(), &device, 0).unwrap();
         group.bench_function(format!("{label}_10000_sequences_hidden16"), |b| {
             b.iter(|| controller.predict(&seqs).unwrap())

@@ -54,13 +54,16 @@ pub fn write_plots(config: &Config, methods: &[Method], results: &[TrialResult],
     Ok(())
 }
 
+/// One line of a figure: its label and, per point, the mean and the band's low and high ends.
+type Series = (String, Vec<(f64, f64, f64)>);
+
 fn convergence(methods: &[&Method], groups: &std::collections::BTreeMap<String, Vec<&TrialResult>>, path: &Path) -> Result<()> {
     let length = groups.values().flatten().map(|r| r.curve.len()).max().unwrap_or(0);
     if length == 0 {
         return Ok(());
     }
     // Mean and 99% band of the best-so-far report metric after each query.
-    let series: Vec<(String, Vec<(f64, f64, f64)>)> = methods
+    let series: Vec<Series> = methods
         .iter()
         .map(|m| {
             let trials = &groups[&m.label];
@@ -78,7 +81,7 @@ fn convergence(methods: &[&Method], groups: &std::collections::BTreeMap<String, 
             (m.label.clone(), points)
         })
         .collect();
-    let (lo, hi) = bounds(series.iter().flat_map(|(_, p)| p.iter().flat_map(|&(_, l, h)| [l, h])).skip(0).filter(|_| true));
+    let (lo, hi) = bounds(series.iter().flat_map(|(_, p)| p.iter().flat_map(|&(_, l, h)| [l, h])));
     // Skip the first few queries, where a single random draw dominates the scale.
     let lo = series.iter().flat_map(|(_, p)| p.iter().skip(length / 10).map(|&(_, l, _)| l)).fold(hi, f64::min).max(lo);
     let root = SVGBackend::new(path, (800, 500)).into_drawing_area();

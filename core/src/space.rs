@@ -114,6 +114,7 @@ pub trait SearchSpace: Send + Sync {
     /// Reads an architecture from one record of a results table (a JSON object, or a CSV row
     /// as an object of strings). `column` is the configured architecture column, if any.
     /// The default takes the column's string value as the notation.
+    #[allow(clippy::wrong_self_convention)] // a reader method of the space, not a constructor
     fn from_record(&self, record: &serde_json::Value, column: Option<&str>) -> Result<Arch> {
         let column = column.unwrap_or("arch");
         match record.get(column) {

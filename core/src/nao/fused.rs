@@ -24,6 +24,8 @@
 //! same order and shapes as [`super::Noise`] draws them in [`NaoModel::losses`] (encoder
 //! embedding `[batch, length, h]`, each predictor layer `[batch, d_out]`, decoder embedding
 //! `[batch, length, h]`), so both engines see the same masks.
+// The kernels copy register blocks element by element on purpose (see `multiversion!`).
+#![allow(clippy::manual_memcpy)]
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Tensor, TensorData};

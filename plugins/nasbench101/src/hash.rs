@@ -229,16 +229,3 @@ mod tests {
         );
     }
 }
-
-#[doc(hidden)]
-pub fn bench_batch() -> impl FnMut(u8, &[u8]) -> u8 {
-    let mut batch = Batch::new();
-    move |i, msg| {
-        for _ in 0..8 {
-            let lane = batch.start();
-            batch.push(lane, &[i]);
-            batch.push(lane, msg);
-        }
-        batch.digest()[0][0]
-    }
-}
