@@ -3,4 +3,5 @@
 #[cfg(feature = "libtorch")]
 mod backends;
 mod controller;
+mod examples;
 mod strategies;
