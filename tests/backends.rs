@@ -30,7 +30,7 @@ fn examples() -> (std::sync::Arc<dyn SearchSpace>, Vec<Example>) {
     (space, examples)
 }
 
-fn trained(device: DeviceSpec, engine: NaoEngine) -> (f32, Vec<f32>, Vec<Vec<usize>>) {
+fn trained(device: DeviceSpec, engine: NaoEngine) -> (f64, Vec<f32>, Vec<Vec<usize>>) {
     let (space, examples) = examples();
     let settings = NaoSettings {
         engine,

@@ -96,7 +96,7 @@ fn libtorch_device(gpu: Option<usize>) -> Result<Device> {
     match gpu {
         None => Ok(Device::libtorch()),
         Some(i) => {
-            let found = burn::backend::libtorch::tch::Cuda::device_count().max(0) as usize;
+            let found = tch::Cuda::device_count().max(0) as usize;
             if i >= found {
                 return Err(Error::Device(format!(
                     "libtorch-cuda:{i} requested but libtorch sees {found} CUDA device(s){}",
