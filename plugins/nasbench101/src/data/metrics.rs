@@ -1,45 +1,7 @@
-//! The `nasbench.ModelMetrics` protobuf of the data set's records.
-//!
-//! The messages mirror `nasbench/lib/model_metrics.proto` of google-research/nasbench
-//! (`syntax = "proto2"`, so every scalar is optional); prost derives their wire format, no
-//! `protoc` needed.
+//! The `nasbench.ModelMetrics` protobuf of the data set's records, generated at build time
+//! from `proto/model_metrics.proto` (`syntax = "proto2"`, so every scalar is optional).
 
-/// `nasbench.ModelMetrics`: the metrics of one training run of one cell.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct ModelMetrics {
-    /// Evaluations during training: `[0]` at initialisation, `[1]` halfway, `[2]` at the end.
-    #[prost(message, repeated, tag = "1")]
-    pub evaluation_data: Vec<EvaluationData>,
-    /// Number of trainable parameters.
-    #[prost(int32, optional, tag = "2")]
-    pub trainable_parameters: Option<i32>,
-    /// Total time of training and evaluation, in seconds.
-    #[prost(double, optional, tag = "3")]
-    pub total_time: Option<f64>,
-}
-
-/// `nasbench.EvaluationData`: one evaluation during a training run.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct EvaluationData {
-    /// Epoch at the time of the evaluation.
-    #[prost(double, optional, tag = "1")]
-    pub current_epoch: Option<f64>,
-    /// Training time in seconds up to this point (evaluation excluded).
-    #[prost(double, optional, tag = "2")]
-    pub training_time: Option<f64>,
-    /// Accuracy on 10,000 fixed training images.
-    #[prost(double, optional, tag = "3")]
-    pub train_accuracy: Option<f64>,
-    /// Accuracy on the 10,000 held-out validation images.
-    #[prost(double, optional, tag = "4")]
-    pub validation_accuracy: Option<f64>,
-    /// Accuracy on the 10,000 test images.
-    #[prost(double, optional, tag = "5")]
-    pub test_accuracy: Option<f64>,
-    /// Checkpoint location (may be blank).
-    #[prost(string, optional, tag = "6")]
-    pub checkpoint_path: Option<String>,
-}
+include!(concat!(env!("OUT_DIR"), "/nasbench.rs"));
 
 #[cfg(test)]
 mod tests {
