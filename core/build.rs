@@ -39,13 +39,9 @@ fn main() {
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "unknown rustc".into());
     println!("cargo:rustc-env=SEMINAS_RUSTC_VERSION={version}");
-    println!(
-        "cargo:rustc-env=SEMINAS_TARGET={}",
-        std::env::var("TARGET").unwrap_or_default()
-    );
+    println!("cargo:rustc-env=SEMINAS_TARGET={}", std::env::var("TARGET").unwrap_or_default());
 
-    let root =
-        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let mut files = vec![root.join("build.rs")];
     collect(&root.join("src"), &mut files);
     files.retain(|f| {
@@ -70,9 +66,7 @@ fn main() {
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {

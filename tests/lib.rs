@@ -17,11 +17,7 @@ pub fn reference_file(relative: &str) -> Option<PathBuf> {
         return None;
     };
     let path = PathBuf::from(dir).join(relative);
-    assert!(
-        path.exists(),
-        "SEMINAS_REFERENCE_DATA is set but {} is missing",
-        path.display()
-    );
+    assert!(path.exists(), "SEMINAS_REFERENCE_DATA is set but {} is missing", path.display());
     Some(path)
 }
 
@@ -32,8 +28,6 @@ pub fn registry() -> Registry {
 
 /// Loads an example config from `examples/configs/`.
 pub fn example_config(name: &str) -> Config {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/configs")
-        .join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/configs").join(name);
     Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

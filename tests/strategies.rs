@@ -17,17 +17,10 @@ fn best_test_accuracy(config: Config) -> (f64, Vec<String>) {
     let registry = registry();
     let budget = config.search.budget;
     let (summary, history) = prepare(&registry, config).unwrap().run(None).unwrap();
-    assert!(
-        summary.queries <= budget,
-        "over budget: {} > {budget}",
-        summary.queries
-    );
+    assert!(summary.queries <= budget, "over budget: {} > {budget}", summary.queries);
     assert_eq!(history.len(), summary.queries);
     let best = summary.best.expect("at least one evaluation");
-    (
-        best.report["test_acc"],
-        history.iter().map(|r| r.key.clone()).collect(),
-    )
+    (best.report["test_acc"], history.iter().map(|r| r.key.clone()).collect())
 }
 
 #[test]
@@ -38,9 +31,7 @@ fn nasbench201_strategies_over_20_seeds() {
     let seeds = 20;
     let mut means = Vec::new();
     for strategy in STRATEGIES {
-        let results: Vec<f64> = (0..seeds)
-            .map(|seed| best_test_accuracy(nb201(strategy, seed)).0)
-            .collect();
+        let results: Vec<f64> = (0..seeds).map(|seed| best_test_accuracy(nb201(strategy, seed)).0).collect();
         let (mean, sd) = (stats::mean(&results), stats::std_dev(&results));
         println!("{strategy:<12} mean best test accuracy {mean:.3} (sd {sd:.3}) over {seeds} seeds, optimum 94.373");
         means.push((strategy, mean));
@@ -62,10 +53,7 @@ fn nasbench201_strategies_are_deterministic() {
     for strategy in STRATEGIES {
         let (a, keys_a) = best_test_accuracy(nb201(strategy, 7));
         let (b, keys_b) = best_test_accuracy(nb201(strategy, 7));
-        assert_eq!(
-            keys_a, keys_b,
-            "{strategy}: histories differ for the same seed"
-        );
+        assert_eq!(keys_a, keys_b, "{strategy}: histories differ for the same seed");
         assert_eq!(a, b);
     }
 }
@@ -82,21 +70,8 @@ fn nasbench101_sample_table_runs_every_strategy() {
         // Small settings so that every controller-based strategy trains and generates.
         for (name, table) in config.strategy.iter_mut() {
             let small: &[(&str, i64)] = match name.as_str() {
-                "seminas-nao" | "nao" => &[
-                    ("n", 30),
-                    ("k", 30),
-                    ("new_per_iteration", 15),
-                    ("m", 300),
-                    ("pretrain_epochs", 20),
-                    ("epochs", 2),
-                ],
-                "seminas-re" => &[
-                    ("population", 30),
-                    ("evaluate", 15),
-                    ("m", 300),
-                    ("pretrain_epochs", 20),
-                    ("epochs", 2),
-                ],
+                "seminas-nao" | "nao" => &[("n", 30), ("k", 30), ("new_per_iteration", 15), ("m", 300), ("pretrain_epochs", 20), ("epochs", 2)],
+                "seminas-re" => &[("population", 30), ("evaluate", 15), ("m", 300), ("pretrain_epochs", 20), ("epochs", 2)],
                 "re" => &[("population", 30)],
                 _ => &[],
             };
@@ -108,17 +83,10 @@ fn nasbench101_sample_table_runs_every_strategy() {
         }
         let registry = registry();
         let (summary, history) = prepare(&registry, config).unwrap().run(None).unwrap();
-        assert_eq!(
-            summary.queries, 60,
-            "{strategy} should spend the whole budget"
-        );
+        assert_eq!(summary.queries, 60, "{strategy} should spend the whole budget");
         assert_eq!(history.len(), 60);
         let best = summary.best.unwrap();
-        assert!(
-            best.signal > 0.5 && best.signal < 1.0,
-            "{strategy}: implausible val_acc {}",
-            best.signal
-        );
+        assert!(best.signal > 0.5 && best.signal < 1.0, "{strategy}: implausible val_acc {}", best.signal);
         assert_eq!(best.details["hash"].as_str().unwrap().len(), 32);
     }
 }
@@ -132,10 +100,7 @@ fn results_are_written_incrementally() {
     let mut config = nb201("re", 1);
     config.search.budget = 30;
     let registry = registry();
-    let (summary, _) = prepare(&registry, config)
-        .unwrap()
-        .run(Some(dir.path()))
-        .unwrap();
+    let (summary, _) = prepare(&registry, config).unwrap().run(Some(dir.path())).unwrap();
     let history = std::fs::read_to_string(dir.path().join("history.jsonl")).unwrap();
     assert_eq!(history.lines().count(), 30);
     for line in history.lines() {
@@ -143,16 +108,8 @@ fn results_are_written_incrementally() {
         assert!(record["measurement"]["signal"].is_f64());
     }
     let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
-            .unwrap();
-    for key in [
-        "strategy",
-        "seed",
-        "queries",
-        "best",
-        "wall_seconds",
-        "config",
-    ] {
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    for key in ["strategy", "seed", "queries", "best", "wall_seconds", "config"] {
         assert!(written.get(key).is_some(), "summary.json lacks `{key}`");
     }
     assert_eq!(written["queries"], summary.queries);

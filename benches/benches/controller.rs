@@ -19,9 +19,7 @@ fn space() -> std::sync::Arc<dyn SearchSpace> {
 
 fn sequences(space: &dyn SearchSpace, count: usize) -> Vec<Vec<usize>> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    (0..count)
-        .map(|_| space.encode(&space.sample(&mut rng)).unwrap())
-        .collect()
+    (0..count).map(|_| space.encode(&space.sample(&mut rng)).unwrap()).collect()
 }
 
 fn training_step(c: &mut Criterion) {
@@ -30,21 +28,13 @@ fn training_step(c: &mut Criterion) {
     let examples: Vec<Example> = sequences(space.as_ref(), 100)
         .into_iter()
         .enumerate()
-        .map(|(i, tokens)| Example {
-            tokens,
-            score: (i as f32 / 50.0) - 1.0,
-        })
+        .map(|(i, tokens)| Example { tokens, score: (i as f32 / 50.0) - 1.0 })
         .collect();
     let mut group = c.benchmark_group("controller_train_step");
     for (engine, label) in [(NaoEngine::Auto, "flex"), (NaoEngine::Burn, "flex_burn")] {
         for hidden in [16, 64] {
-            let settings = NaoSettings {
-                hidden_size: hidden,
-                engine,
-                ..NaoSettings::default()
-            };
-            let mut controller =
-                NaoController::new(settings, space.encoding(), &device, 0).unwrap();
+            let settings = NaoSettings { hidden_size: hidden, engine, ..NaoSettings::default() };
+            let mut controller = NaoController::new(settings, space.encoding(), &device, 0).unwrap();
             group.bench_function(format!("{label}_batch100_len27_hidden{hidden}"), |b| {
                 b.iter(|| controller.fit(&examples, 1).unwrap())
             });
@@ -60,10 +50,7 @@ fn pseudo_labelling(c: &mut Criterion) {
     let mut group = c.benchmark_group("controller_predict");
     group.sample_size(10);
     for (engine, label) in [(NaoEngine::Auto, "flex"), (NaoEngine::Burn, "flex_burn")] {
-        let settings = NaoSettings {
-            engine,
-            ..NaoSettings::default()
-        };
+        let settings = NaoSettings { engine, ..NaoSettings::default() };
         let controller = NaoController::new(settings, space.encoding(), &device, 0).unwrap();
         group.bench_function(format!("{label}_10000_sequences_hidden16"), |b| {
             b.iter(|| controller.predict(&seqs).unwrap())

@@ -25,10 +25,7 @@ fn table() -> (PathBuf, &'static str) {
             return (path, "reference");
         }
     }
-    let path = std::env::temp_dir().join(format!(
-        "seminas-bench-nb201-generated-{}.csv",
-        std::process::id()
-    ));
+    let path = std::env::temp_dir().join(format!("seminas-bench-nb201-generated-{}.csv", std::process::id()));
     // Contribution of each operation to the accuracy (none, skip, conv1x1, conv3x3, pool).
     const WEIGHT: [f64; OPS.len()] = [-2.5, 0.5, 2.0, 3.5, 0.2];
     let mut text = String::from(
@@ -36,19 +33,10 @@ fn table() -> (PathBuf, &'static str) {
          ArchitectureString,UniqueString\n",
     );
     for (index, cell) in Cell::all().enumerate() {
-        let base: f64 = cell
-            .ops()
-            .iter()
-            .enumerate()
-            .map(|(e, &op)| WEIGHT[op] * (1.0 + e as f64 / 10.0))
-            .sum();
+        let base: f64 = cell.ops().iter().enumerate().map(|(e, &op)| WEIGHT[op] * (1.0 + e as f64 / 10.0)).sum();
         let noise = (splitmix(index as u64) >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
         let acc = (70.0 + base + 2.0 * noise).clamp(10.0, 95.0);
-        text.push_str(&format!(
-            "{acc},{},{},{cell},{cell}\n",
-            acc - 25.0,
-            acc - 50.0
-        ));
+        text.push_str(&format!("{acc},{},{},{cell},{cell}\n", acc - 25.0, acc - 50.0));
     }
     std::fs::write(&path, text).expect("the temporary folder is writable");
     (path, "generated")
@@ -121,31 +109,21 @@ fn full_search(c: &mut Criterion) {
 
 fn generation(c: &mut Criterion) {
     let registry = Registry::with_builtin().unwrap();
-    let space = registry
-        .build_space(&Component::new(ComponentKind::Space, "nasbench201"))
-        .unwrap();
+    let space = registry.build_space(&Component::new(ComponentKind::Space, "nasbench201")).unwrap();
     let device = seminas_core::DeviceSpec::Flex.device().unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let examples: Vec<Example> = (0..100)
-        .map(|i| Example {
-            tokens: space.encode(&space.sample(&mut rng)).unwrap(),
-            score: i as f32 / 50.0 - 1.0,
-        })
+        .map(|i| Example { tokens: space.encode(&space.sample(&mut rng)).unwrap(), score: i as f32 / 50.0 - 1.0 })
         .collect();
-    let mut controller =
-        NaoController::new(NaoSettings::default(), space.encoding(), &device, 0).unwrap();
+    let mut controller = NaoController::new(NaoSettings::default(), space.encoding(), &device, 0).unwrap();
     controller.fit(&examples, 100).unwrap();
     let seeds: Vec<Vec<usize>> = examples.iter().map(|e| e.tokens.clone()).collect();
     let mut group = c.benchmark_group("controller_generate");
     group.sample_size(10);
     group.bench_function("flex_nasbench201_100_new_architectures_hidden16", |b| {
         b.iter(|| {
-            let mut seen: HashSet<String> = seeds
-                .iter()
-                .filter_map(|t| key(space.as_ref(), t))
-                .collect();
-            let mut accept =
-                |tokens: &[usize]| key(space.as_ref(), tokens).is_some_and(|k| seen.insert(k));
+            let mut seen: HashSet<String> = seeds.iter().filter_map(|t| key(space.as_ref(), t)).collect();
+            let mut accept = |tokens: &[usize]| key(space.as_ref(), tokens).is_some_and(|k| seen.insert(k));
             controller.propose(&seeds, 100, &mut accept).unwrap()
         })
     });
@@ -153,10 +131,7 @@ fn generation(c: &mut Criterion) {
 }
 
 fn key(space: &dyn SearchSpace, tokens: &[usize]) -> Option<String> {
-    space
-        .decode(tokens)
-        .ok()
-        .and_then(|arch| space.key(&arch).ok())
+    space.decode(tokens).ok().and_then(|arch| space.key(&arch).ok())
 }
 
 criterion_group!(benches, full_search, generation);

@@ -130,10 +130,7 @@ impl Config {
         serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
-            Error::config(
-                if key == "." { String::new() } else { key },
-                inner.message().trim().to_string(),
-            )
+            Error::config(if key == "." { String::new() } else { key }, inner.message().trim().to_string())
         })
     }
 
@@ -177,11 +174,7 @@ impl Config {
                     )
                 })?;
                 let path = PathBuf::from(expanded);
-                Ok(if path.is_absolute() {
-                    path
-                } else {
-                    self.base_dir.join(path)
-                })
+                Ok(if path.is_absolute() { path } else { self.base_dir.join(path) })
             })
             .collect()
     }
@@ -244,9 +237,7 @@ impl Component {
 
     /// Sets the config table from TOML text (for building components in code and tests).
     pub fn with_toml(mut self, text: &str) -> Result<Self> {
-        self.table = text
-            .parse::<toml::Table>()
-            .map_err(|e| Error::config(self.prefix(), e.to_string()))?;
+        self.table = text.parse::<toml::Table>().map_err(|e| Error::config(self.prefix(), e.to_string()))?;
         Ok(self)
     }
 
@@ -268,11 +259,7 @@ impl Component {
         let value = toml::Value::Table(self.table.clone());
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            let key = if path == "." {
-                self.prefix()
-            } else {
-                format!("{}.{}", self.prefix(), path)
-            };
+            let key = if path == "." { self.prefix() } else { format!("{}.{}", self.prefix(), path) };
             Error::config(key, e.into_inner().to_string())
         })
     }
@@ -287,11 +274,7 @@ impl Component {
             )
         })?;
         let path = PathBuf::from(expanded);
-        Ok(if path.is_absolute() {
-            path
-        } else {
-            self.base_dir.join(path)
-        })
+        Ok(if path.is_absolute() { path } else { self.base_dir.join(path) })
     }
 }
 
@@ -320,8 +303,7 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named() {
-        let err =
-            Config::parse("[search]\nspace='a'\nevaluator='b'\nbudget=3\nbudgte=4\n").unwrap_err();
+        let err = Config::parse("[search]\nspace='a'\nevaluator='b'\nbudget=3\nbudgte=4\n").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("search") && text.contains("budgte"), "{text}");
     }
@@ -342,9 +324,7 @@ mod tests {
         struct S {
             population: usize,
         }
-        let c = Component::new(ComponentKind::Strategy, "re")
-            .with_toml("population = -3")
-            .unwrap();
+        let c = Component::new(ComponentKind::Strategy, "re").with_toml("population = -3").unwrap();
         let text = c.parse::<S>().unwrap_err().to_string();
         assert!(text.contains("strategy.re.population"), "{text}");
     }
@@ -362,14 +342,8 @@ mod tests {
     #[test]
     fn env_expansion() {
         std::env::set_var("SEMINAS_TEST_DIR", "/data");
-        assert_eq!(
-            expand_env("${SEMINAS_TEST_DIR}/x.csv").unwrap(),
-            "/data/x.csv"
-        );
-        assert_eq!(
-            expand_env("${SEMINAS_SURELY_UNSET_VAR}/x").unwrap_err(),
-            "SEMINAS_SURELY_UNSET_VAR"
-        );
+        assert_eq!(expand_env("${SEMINAS_TEST_DIR}/x.csv").unwrap(), "/data/x.csv");
+        assert_eq!(expand_env("${SEMINAS_SURELY_UNSET_VAR}/x").unwrap_err(), "SEMINAS_SURELY_UNSET_VAR");
     }
 
     #[test]
@@ -383,14 +357,8 @@ mod tests {
         .unwrap();
         let mut config = Config::load(&file).unwrap();
         let err = config.plugin_paths().unwrap_err().to_string();
-        assert!(
-            err.contains("search.plugins[2]") && err.contains("SEMINAS_SURELY_UNSET_VAR"),
-            "{err}"
-        );
+        assert!(err.contains("search.plugins[2]") && err.contains("SEMINAS_SURELY_UNSET_VAR"), "{err}");
         config.search.plugins.pop();
-        assert_eq!(
-            config.plugin_paths().unwrap(),
-            vec![dir.path().join("lib/p.so"), PathBuf::from("/abs/q.so")]
-        );
+        assert_eq!(config.plugin_paths().unwrap(), vec![dir.path().join("lib/p.so"), PathBuf::from("/abs/q.so")]);
     }
 }

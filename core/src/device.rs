@@ -31,12 +31,8 @@ impl FromStr for DeviceSpec {
 
     fn from_str(s: &str) -> Result<Self> {
         let index = |rest: &str| {
-            rest.parse::<usize>().map_err(|_| {
-                Error::Device(format!(
-                    "`{s}`: expected a GPU index after `:`, e.g. `{}0`",
-                    &s[..s.len() - rest.len()]
-                ))
-            })
+            rest.parse::<usize>()
+                .map_err(|_| Error::Device(format!("`{s}`: expected a GPU index after `:`, e.g. `{}0`", &s[..s.len() - rest.len()])))
         };
         match s {
             "flex" | "cpu" => Ok(DeviceSpec::Flex),
@@ -104,11 +100,7 @@ fn libtorch_device(gpu: Option<usize>) -> Result<Device> {
             if i >= found {
                 return Err(Error::Device(format!(
                     "libtorch-cuda:{i} requested but libtorch sees {found} CUDA device(s){}",
-                    if found == 0 {
-                        String::new()
-                    } else {
-                        format!(": libtorch-cuda:0..{}", found - 1)
-                    }
+                    if found == 0 { String::new() } else { format!(": libtorch-cuda:0..{}", found - 1) }
                 )));
             }
             Ok(Device::libtorch_cuda(i))
@@ -130,9 +122,7 @@ fn cuda_device(i: usize) -> Result<Device> {
 
 #[cfg(not(feature = "cuda"))]
 fn cuda_device(_i: usize) -> Result<Device> {
-    Err(Error::Device(
-        "this build has no CUDA backend; rebuild with `--features cuda`".into(),
-    ))
+    Err(Error::Device("this build has no CUDA backend; rebuild with `--features cuda`".into()))
 }
 
 #[cfg(test)]
@@ -144,11 +134,7 @@ mod tests {
         for s in ["flex", "libtorch", "libtorch-cuda:1", "cuda:0"] {
             assert_eq!(s.parse::<DeviceSpec>().unwrap().to_string(), s);
         }
-        assert!("tpu"
-            .parse::<DeviceSpec>()
-            .unwrap_err()
-            .to_string()
-            .contains("unknown device"));
+        assert!("tpu".parse::<DeviceSpec>().unwrap_err().to_string().contains("unknown device"));
         assert!("cuda:x".parse::<DeviceSpec>().is_err());
     }
 

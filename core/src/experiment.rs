@@ -30,11 +30,7 @@ pub fn methods(config: &Config) -> Vec<Method> {
         section.strategies.clone()
     }
     .into_iter()
-    .map(|s| Method {
-        label: s.clone(),
-        strategy: s,
-        setting: None,
-    })
+    .map(|s| Method { label: s.clone(), strategy: s, setting: None })
     .collect();
     for sweep in &section.sweep {
         for value in &sweep.values {
@@ -79,47 +75,23 @@ fn trial_config(base: &Config, method: &Method, seed: u64) -> Config {
     config.search.strategy = method.strategy.clone();
     config.search.seed = seed;
     if let Some((key, value)) = &method.setting {
-        config
-            .strategy
-            .entry(method.strategy.clone())
-            .or_default()
-            .insert(key.clone(), value.clone());
+        config.strategy.entry(method.strategy.clone()).or_default().insert(key.clone(), value.clone());
     }
     config
 }
 
 fn report_metric(record: &Record, metric: Option<&str>) -> f64 {
     match metric {
-        Some(m) if m != "signal" => record
-            .measurement
-            .report
-            .get(m)
-            .copied()
-            .unwrap_or(record.measurement.signal),
+        Some(m) if m != "signal" => record.measurement.report.get(m).copied().unwrap_or(record.measurement.signal),
         _ => record.measurement.signal,
     }
 }
 
 fn label_dir(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
 }
 
-fn run_trial(
-    registry: &Registry,
-    base: &Config,
-    method: &Method,
-    seed: u64,
-    dir: &Path,
-) -> Result<TrialResult> {
+fn run_trial(registry: &Registry, base: &Config, method: &Method, seed: u64, dir: &Path) -> Result<TrialResult> {
     let result_path = dir.join("trial.json");
     if let Ok(text) = std::fs::read_to_string(&result_path) {
         if let Ok(done) = serde_json::from_str::<TrialResult>(&text) {
@@ -128,11 +100,8 @@ fn run_trial(
     }
     let prepared = prepare(registry, trial_config(base, method, seed))?;
     // An unfinished trial continues from its history instead of starting over.
-    let (summary, history) = if dir.join("history.jsonl").exists() {
-        prepared.resume(dir)?
-    } else {
-        prepared.run(Some(dir))?
-    };
+    let (summary, history) =
+        if dir.join("history.jsonl").exists() { prepared.resume(dir)? } else { prepared.run(Some(dir))? };
     let metric = summary.facts.as_ref().map(|f| f.metric.clone());
     let mut curve = Vec::with_capacity(history.len());
     let mut best: Option<&Record> = None;
@@ -163,27 +132,17 @@ fn run_trial(
 
 /// Runs `trials` seeds (0..trials) of every method of `config`, `jobs` at a time, into `out`.
 /// Trials already finished in `out` are read back, not rerun.
-pub fn run_experiment(
-    registry: &Registry,
-    config: &Config,
-    trials: usize,
-    jobs: usize,
-    out: &Path,
-) -> Result<Vec<TrialResult>> {
+pub fn run_experiment(registry: &Registry, config: &Config, trials: usize, jobs: usize, out: &Path) -> Result<Vec<TrialResult>> {
     let methods = methods(config);
     // Check every method's config before running anything.
     for m in &methods {
         let probe = trial_config(config, m, 0);
-        registry.build_strategy(
-            &probe.component(crate::ComponentKind::Strategy, &probe.search.strategy),
-        )?;
+        registry.build_strategy(&probe.component(crate::ComponentKind::Strategy, &probe.search.strategy))?;
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let config_path = out.join("config.toml");
     std::fs::write(&config_path, config.to_toml()).map_err(|e| Error::io(&config_path, e))?;
-    let tasks: Vec<(usize, u64)> = (0..methods.len())
-        .flat_map(|m| (0..trials as u64).map(move |s| (m, s)))
-        .collect();
+    let tasks: Vec<(usize, u64)> = (0..methods.len()).flat_map(|m| (0..trials as u64).map(move |s| (m, s))).collect();
     let bar = crate::progress::bar(tasks.len(), "trials");
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<TrialResult>>> = Mutex::new(vec![None; tasks.len()]);
@@ -201,17 +160,11 @@ pub fn run_experiment(
                 };
                 let (m, seed) = tasks[i];
                 let method = &methods[m];
-                let dir = out
-                    .join("trials")
-                    .join(label_dir(&method.label))
-                    .join(format!("seed{seed}"));
+                let dir = out.join("trials").join(label_dir(&method.label)).join(format!("seed{seed}"));
                 match run_trial(registry, config, method, seed, &dir) {
                     Ok(r) => results.lock().unwrap()[i] = Some(r),
                     Err(e) => {
-                        *failure.lock().unwrap() = Some(Error::Evaluation(format!(
-                            "{} seed {seed}: {e}",
-                            method.label
-                        )));
+                        *failure.lock().unwrap() = Some(Error::Evaluation(format!("{} seed {seed}: {e}", method.label)));
                         return;
                     }
                 }
@@ -223,12 +176,7 @@ pub fn run_experiment(
     if let Some(e) = failure.into_inner().unwrap() {
         return Err(e);
     }
-    let results: Vec<TrialResult> = results
-        .into_inner()
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .collect();
+    let results: Vec<TrialResult> = results.into_inner().unwrap().into_iter().flatten().collect();
     write_outputs(config, &methods, &results, out)?;
     Ok(results)
 }
@@ -236,9 +184,8 @@ pub fn run_experiment(
 /// Two-sided 99% quantile of Student's t with `df` degrees of freedom.
 fn t99(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
-        63.657, 9.925, 5.841, 4.604, 4.032, 3.707, 3.499, 3.355, 3.250, 3.169, 3.106, 3.055, 3.012,
-        2.977, 2.947, 2.921, 2.898, 2.878, 2.861, 2.845, 2.831, 2.819, 2.807, 2.797, 2.787, 2.779,
-        2.771, 2.763, 2.756, 2.750,
+        63.657, 9.925, 5.841, 4.604, 4.032, 3.707, 3.499, 3.355, 3.250, 3.169, 3.106, 3.055, 3.012, 2.977, 2.947,
+        2.921, 2.898, 2.878, 2.861, 2.845, 2.831, 2.819, 2.807, 2.797, 2.787, 2.779, 2.771, 2.763, 2.756, 2.750,
     ];
     match df {
         0 => f64::NAN,
@@ -283,10 +230,7 @@ pub fn summarise(methods: &[Method], results: &[TrialResult]) -> Vec<MethodSumma
             let (mean, sd) = (stats::mean(&values), stats::std_dev(&values));
             let half = t99(values.len().saturating_sub(1)) * sd / (values.len() as f64).sqrt();
             let regrets: Vec<f64> = rows.iter().filter_map(|r| r.regret).collect();
-            let ranks: Vec<f64> = rows
-                .iter()
-                .filter_map(|r| r.rank.map(|x| x as f64))
-                .collect();
+            let ranks: Vec<f64> = rows.iter().filter_map(|r| r.rank.map(|x| x as f64)).collect();
             Some(MethodSummary {
                 method: m.label.clone(),
                 trials: rows.len(),
@@ -301,18 +245,11 @@ pub fn summarise(methods: &[Method], results: &[TrialResult]) -> Vec<MethodSumma
         .collect()
 }
 
-fn write_outputs(
-    config: &Config,
-    methods: &[Method],
-    results: &[TrialResult],
-    out: &Path,
-) -> Result<()> {
+fn write_outputs(config: &Config, methods: &[Method], results: &[TrialResult], out: &Path) -> Result<()> {
     let csv_path = out.join("trials.csv");
     let mut csv = std::fs::File::create(&csv_path).map_err(|e| Error::io(&csv_path, e))?;
     let opt = |x: Option<String>| x.unwrap_or_default();
-    let mut text = String::from(
-        "method,strategy,seed,queries,best_signal,best_report,regret,rank,wall_seconds\n",
-    );
+    let mut text = String::from("method,strategy,seed,queries,best_signal,best_report,regret,rank,wall_seconds\n");
     for r in results {
         text.push_str(&format!(
             "{},{},{},{},{},{},{},{},{:.3}\n",
@@ -327,8 +264,7 @@ fn write_outputs(
             r.wall_seconds
         ));
     }
-    csv.write_all(text.as_bytes())
-        .map_err(|e| Error::io(&csv_path, e))?;
+    csv.write_all(text.as_bytes()).map_err(|e| Error::io(&csv_path, e))?;
     let summaries = summarise(methods, results);
     let mut md = format!(
         "# Experiment: {} on {} ({})\n\n| Method | #Queries | Mean | SD | Mean regret | Mean ranking | 99% CI of the mean | Trials |\n|---|---|---|---|---|---|---|---|\n",
@@ -354,31 +290,19 @@ fn write_outputs(
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 /// Per-method trial results, for plotting.
-pub fn by_method<'a>(
-    methods: &[Method],
-    results: &'a [TrialResult],
-) -> BTreeMap<String, Vec<&'a TrialResult>> {
+pub fn by_method<'a>(methods: &[Method], results: &'a [TrialResult]) -> BTreeMap<String, Vec<&'a TrialResult>> {
     let mut map = BTreeMap::new();
     for m in methods {
-        map.insert(
-            m.label.clone(),
-            results.iter().filter(|r| r.method == m.label).collect(),
-        );
+        map.insert(m.label.clone(), results.iter().filter(|r| r.method == m.label).collect());
     }
     map
 }
 
 /// Where a trial of `method` with `seed` keeps its files.
 pub fn trial_dir(out: &Path, method: &Method, seed: u64) -> PathBuf {
-    out.join("trials")
-        .join(label_dir(&method.label))
-        .join(format!("seed{seed}"))
+    out.join("trials").join(label_dir(&method.label)).join(format!("seed{seed}"))
 }

@@ -11,9 +11,9 @@ mod device;
 mod errors;
 mod evaluator;
 pub mod experiment;
-mod oracle;
 mod plots;
 pub mod progress;
+mod oracle;
 mod registry;
 mod restricted;
 mod search;
@@ -34,8 +34,7 @@ pub use errors::{Error, Result};
 pub use evaluator::{BenchmarkFacts, Evaluator, Measurement};
 pub use oracle::{read_history, rewrite_history, Answer, Oracle, Record};
 pub use registry::{
-    ControllerFactory, Entry, EvaluatorFactory, Listing, Registration, Registry, SpaceFactory,
-    StrategyFactory,
+    ControllerFactory, Entry, EvaluatorFactory, Listing, Registration, Registry, SpaceFactory, StrategyFactory,
 };
 pub use restricted::RestrictedSpace;
 pub use search::{component, prepare, BestSummary, PreparedSearch, Summary};

@@ -90,11 +90,7 @@ impl Oracle {
 
     /// Appends new evaluations to an existing journal at `path` (see [`Oracle::with_journal`]).
     pub fn with_appending_journal(mut self, path: &Path) -> Result<Self> {
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
+        let file = OpenOptions::new().append(true).create(true).open(path).map_err(|e| Error::io(path, e))?;
         self.journal = Some((path.to_path_buf(), BufWriter::new(file)));
         Ok(self)
     }
@@ -113,12 +109,7 @@ impl Oracle {
 
     /// Queries `arch`. Repeats of an already evaluated canonical architecture are free;
     /// a new one past the budget is not evaluated.
-    pub fn query(
-        &mut self,
-        arch: &Arch,
-        iteration: usize,
-        predicted: Option<f64>,
-    ) -> Result<Answer> {
+    pub fn query(&mut self, arch: &Arch, iteration: usize, predicted: Option<f64>) -> Result<Answer> {
         let key = self.space.key(arch)?;
         if let Some(m) = self.cache.get(&key) {
             return Ok(Answer::Known(m.clone()));
@@ -149,9 +140,10 @@ impl Oracle {
             )));
         }
         self.cost_seconds += measurement.cost_seconds;
-        let best_signal = self.history.last().map_or(measurement.signal, |r| {
-            r.best_signal.max(measurement.signal)
-        });
+        let best_signal = self
+            .history
+            .last()
+            .map_or(measurement.signal, |r| r.best_signal.max(measurement.signal));
         let record = Record {
             query: self.history.len() + 1,
             iteration,
@@ -177,9 +169,7 @@ impl Oracle {
 
     /// Whether `arch` was evaluated already in this search.
     pub fn knows(&self, arch: &Arch) -> bool {
-        self.space
-            .key(arch)
-            .is_ok_and(|k| self.cache.contains_key(&k))
+        self.space.key(arch).is_ok_and(|k| self.cache.contains_key(&k))
     }
 
     /// Queries left.
@@ -209,12 +199,10 @@ impl Oracle {
 
     /// The evaluated record with the highest search signal (first one on ties).
     pub fn best(&self) -> Option<&Record> {
-        self.history
-            .iter()
-            .fold(None, |best: Option<&Record>, r| match best {
-                Some(b) if b.measurement.signal >= r.measurement.signal => Some(b),
-                _ => Some(r),
-            })
+        self.history.iter().fold(None, |best: Option<&Record>, r| match best {
+            Some(b) if b.measurement.signal >= r.measurement.signal => Some(b),
+            _ => Some(r),
+        })
     }
 
     /// The evaluator behind the oracle, for benchmark facts.
@@ -240,15 +228,7 @@ pub fn read_history(path: &Path) -> Result<(Vec<Record>, Option<String>)> {
         match serde_json::from_str::<Record>(line.trim_end()) {
             Ok(record) if complete => {
                 if record.query != records.len() + 1 {
-                    return Err(Error::data(
-                        path,
-                        format!(
-                            "line {}: expected query {}, found {}",
-                            i + 1,
-                            records.len() + 1,
-                            record.query
-                        ),
-                    ));
+                    return Err(Error::data(path, format!("line {}: expected query {}, found {}", i + 1, records.len() + 1, record.query)));
                 }
                 records.push(record);
             }
@@ -261,10 +241,7 @@ pub fn read_history(path: &Path) -> Result<(Vec<Record>, Option<String>)> {
                 ));
             }
             Ok(_) | Err(_) => {
-                return Err(Error::data(
-                    path,
-                    format!("line {}: not a history record of this version", i + 1),
-                ));
+                return Err(Error::data(path, format!("line {}: not a history record of this version", i + 1)));
             }
         }
     }

@@ -24,11 +24,7 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-            (l.min(v), h.max(v))
-        });
+    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -37,13 +33,7 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// Writes `convergence.svg`, `final.svg` and `sweep-<strategy>-<key>.svg` into `out`.
-pub fn write_plots(
-    config: &Config,
-    methods: &[Method],
-    results: &[TrialResult],
-    summaries: &[MethodSummary],
-    out: &Path,
-) -> Result<()> {
+pub fn write_plots(config: &Config, methods: &[Method], results: &[TrialResult], summaries: &[MethodSummary], out: &Path) -> Result<()> {
     let groups = by_method(methods, results);
     let plain: Vec<&Method> = methods.iter().filter(|m| m.setting.is_none()).collect();
     convergence(&plain, &groups, &out.join("convergence.svg"))?;
@@ -64,17 +54,8 @@ pub fn write_plots(
     Ok(())
 }
 
-fn convergence(
-    methods: &[&Method],
-    groups: &std::collections::BTreeMap<String, Vec<&TrialResult>>,
-    path: &Path,
-) -> Result<()> {
-    let length = groups
-        .values()
-        .flatten()
-        .map(|r| r.curve.len())
-        .max()
-        .unwrap_or(0);
+fn convergence(methods: &[&Method], groups: &std::collections::BTreeMap<String, Vec<&TrialResult>>, path: &Path) -> Result<()> {
+    let length = groups.values().flatten().map(|r| r.curve.len()).max().unwrap_or(0);
     if length == 0 {
         return Ok(());
     }
@@ -85,10 +66,7 @@ fn convergence(
             let trials = &groups[&m.label];
             let points = (0..length)
                 .filter_map(|q| {
-                    let vals: Vec<f64> = trials
-                        .iter()
-                        .filter_map(|t| t.curve.get(q).copied())
-                        .collect();
+                    let vals: Vec<f64> = trials.iter().filter_map(|t| t.curve.get(q).copied()).collect();
                     if vals.is_empty() {
                         return None;
                     }
@@ -100,19 +78,9 @@ fn convergence(
             (m.label.clone(), points)
         })
         .collect();
-    let (lo, hi) = bounds(
-        series
-            .iter()
-            .flat_map(|(_, p)| p.iter().flat_map(|&(_, l, h)| [l, h]))
-            .skip(0)
-            .filter(|_| true),
-    );
+    let (lo, hi) = bounds(series.iter().flat_map(|(_, p)| p.iter().flat_map(|&(_, l, h)| [l, h])).skip(0).filter(|_| true));
     // Skip the first few queries, where a single random draw dominates the scale.
-    let lo = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().skip(length / 10).map(|&(_, l, _)| l))
-        .fold(hi, f64::min)
-        .max(lo);
+    let lo = series.iter().flat_map(|(_, p)| p.iter().skip(length / 10).map(|&(_, l, _)| l)).fold(hi, f64::min).max(lo);
     let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -130,34 +98,16 @@ fn convergence(
         .map_err(|e| plot_error(path, e))?;
     for (i, (label, points)) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let upper = points
-            .iter()
-            .enumerate()
-            .map(|(q, p)| (q as f64 + 1.0, p.2.min(hi)));
-        let lower = points
-            .iter()
-            .enumerate()
-            .rev()
-            .map(|(q, p)| (q as f64 + 1.0, p.1.max(lo)));
+        let upper = points.iter().enumerate().map(|(q, p)| (q as f64 + 1.0, p.2.min(hi)));
+        let lower = points.iter().enumerate().rev().map(|(q, p)| (q as f64 + 1.0, p.1.max(lo)));
         chart
-            .draw_series(std::iter::once(Polygon::new(
-                upper.chain(lower).collect::<Vec<_>>(),
-                color.mix(0.15),
-            )))
+            .draw_series(std::iter::once(Polygon::new(upper.chain(lower).collect::<Vec<_>>(), color.mix(0.15))))
             .map_err(|e| plot_error(path, e))?;
         chart
-            .draw_series(LineSeries::new(
-                points
-                    .iter()
-                    .enumerate()
-                    .map(|(q, p)| (q as f64 + 1.0, p.0.max(lo))),
-                color.stroke_width(2),
-            ))
+            .draw_series(LineSeries::new(points.iter().enumerate().map(|(q, p)| (q as f64 + 1.0, p.0.max(lo))), color.stroke_width(2)))
             .map_err(|e| plot_error(path, e))?
             .label(label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
     chart
         .configure_series_labels()
@@ -169,11 +119,7 @@ fn convergence(
     root.present().map_err(|e| plot_error(path, e))
 }
 
-fn distribution(
-    methods: &[Method],
-    groups: &std::collections::BTreeMap<String, Vec<&TrialResult>>,
-    path: &Path,
-) -> Result<()> {
+fn distribution(methods: &[Method], groups: &std::collections::BTreeMap<String, Vec<&TrialResult>>, path: &Path) -> Result<()> {
     let (lo, hi) = bounds(groups.values().flatten().map(|r| r.best_report));
     let n = methods.len().max(1);
     let root = SVGBackend::new(path, (120 + 110 * n as u32, 500)).into_drawing_area();
@@ -192,11 +138,7 @@ fn distribution(
         .x_labels(n)
         .x_label_formatter(&|x| {
             let i = x.round();
-            if (x - i).abs() < 1e-9 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
+            if (x - i).abs() < 1e-9 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
         })
         .y_desc("report metric of the best architecture")
         .draw()
@@ -214,15 +156,9 @@ fn distribution(
                 Circle::new((i as f64 + dx, v), 2, color.mix(0.6).filled())
             }))
             .map_err(|e| plot_error(path, e))?;
-        for (y, style) in [
-            (stats::mean(&values), BLACK.stroke_width(2)),
-            (stats::median(&values), color.stroke_width(2)),
-        ] {
+        for (y, style) in [(stats::mean(&values), BLACK.stroke_width(2)), (stats::median(&values), color.stroke_width(2))] {
             chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(i as f64 - 0.35, y), (i as f64 + 0.35, y)],
-                    style,
-                )))
+                .draw_series(std::iter::once(PathElement::new(vec![(i as f64 - 0.35, y), (i as f64 + 0.35, y)], style)))
                 .map_err(|e| plot_error(path, e))?;
         }
     }
@@ -250,21 +186,14 @@ fn sweep_figure(key: &str, points: &[(f64, &MethodSummary)], path: &Path) -> Res
         .x_labels(points.len())
         .x_label_formatter(&|x| {
             let i = x.round();
-            if (x - i).abs() < 1e-9 && i >= 0.0 {
-                ticks.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
+            if (x - i).abs() < 1e-9 && i >= 0.0 { ticks.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
         })
         .x_desc(key)
         .y_desc("mean report metric (99% CI)")
         .draw()
         .map_err(|e| plot_error(path, e))?;
     chart
-        .draw_series(LineSeries::new(
-            positions.iter().zip(points).map(|(&x, (_, s))| (x, s.mean)),
-            PALETTE[0].stroke_width(2),
-        ))
+        .draw_series(LineSeries::new(positions.iter().zip(points).map(|(&x, (_, s))| (x, s.mean)), PALETTE[0].stroke_width(2)))
         .map_err(|e| plot_error(path, e))?;
     chart
         .draw_series(positions.iter().zip(points).map(|(&x, (_, s))| {

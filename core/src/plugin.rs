@@ -23,10 +23,9 @@ use std::mem::{align_of, size_of};
 use std::sync::Arc;
 
 use crate::{
-    Arch, BenchmarkFacts, Component, ComponentKind, Controller, ControllerFactory, DeviceSpec,
-    Encoding, Entry, Error, Evaluator, EvaluatorFactory, Example, FitReport, Measurement, Oracle,
-    Record, Registry, Result, SearchContext, SearchSpace, SpaceFactory, Strategy, StrategyFactory,
-    Token,
+    Arch, BenchmarkFacts, Component, ComponentKind, Controller, ControllerFactory, DeviceSpec, Encoding, Entry,
+    Error, Evaluator, EvaluatorFactory, Example, FitReport, Measurement, Oracle, Record, Registry, Result,
+    SearchContext, SearchSpace, SpaceFactory, Strategy, StrategyFactory, Token,
 };
 
 /// Version of the loader protocol: the symbol names, [`CompatRecord`] and the register
@@ -93,11 +92,7 @@ unsafe impl Sync for CompatRecord {}
 unsafe impl Sync for LayoutEntry {}
 
 const fn entry<T>(name: &'static CStr) -> LayoutEntry {
-    LayoutEntry {
-        name: name.as_ptr(),
-        size: size_of::<T>() as u64,
-        align: align_of::<T>() as u64,
-    }
+    LayoutEntry { name: name.as_ptr(), size: size_of::<T>() as u64, align: align_of::<T>() as u64 }
 }
 
 /// The types a plugin and its host exchange, or that appear in the traits they share.
@@ -230,15 +225,12 @@ impl BuildFacts {
                 return Err(format!("its compatibility record has no {field}"));
             }
             // SAFETY: non-null, and the caller guarantees a NUL-terminated string.
-            Ok(unsafe { CStr::from_ptr(ptr) }
-                .to_string_lossy()
-                .into_owned())
+            Ok(unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned())
         };
         let layout = if record.layout.is_null() || record.layout_len == 0 {
             Vec::new()
         } else {
-            let len = usize::try_from(record.layout_len)
-                .map_err(|_| "its layout fingerprint is too long")?;
+            let len = usize::try_from(record.layout_len).map_err(|_| "its layout fingerprint is too long")?;
             // SAFETY: non-null, and the caller guarantees `layout_len` valid entries.
             let entries = unsafe { std::slice::from_raw_parts(record.layout, len) };
             entries
@@ -262,10 +254,7 @@ impl BuildFacts {
     pub fn check(&self, host: &BuildFacts) -> std::result::Result<(), String> {
         let mut differences = Vec::new();
         if self.core_version != host.core_version {
-            differences.push(format!(
-                "seminas-core {} vs {}",
-                self.core_version, host.core_version
-            ));
+            differences.push(format!("seminas-core {} vs {}", self.core_version, host.core_version));
         } else if self.core_source_hash != host.core_source_hash {
             differences.push(format!(
                 "seminas-core sources {} vs {} (same version, other sources)",
@@ -273,10 +262,7 @@ impl BuildFacts {
             ));
         }
         if self.rustc_version != host.rustc_version {
-            differences.push(format!(
-                "compiler `{}` vs `{}`",
-                self.rustc_version, host.rustc_version
-            ));
+            differences.push(format!("compiler `{}` vs `{}`", self.rustc_version, host.rustc_version));
         }
         if self.target != host.target {
             differences.push(format!("target {} vs {}", self.target, host.target));
@@ -292,9 +278,7 @@ impl BuildFacts {
             for (name, size, align) in &self.layout {
                 match host.layout.iter().find(|(n, _, _)| n == name) {
                     Some((_, s, a)) if (s, a) == (size, align) => {}
-                    Some((_, s, a)) => {
-                        shown.push(format!("{name} {size}/{align} vs {s}/{a} bytes"))
-                    }
+                    Some((_, s, a)) => shown.push(format!("{name} {size}/{align} vs {s}/{a} bytes")),
                     None => shown.push(format!("{name} unknown to the host")),
                 }
             }
@@ -328,11 +312,7 @@ impl fmt::Display for BuildFacts {
         write!(
             f,
             "seminas-core {} (sources {}), {}, target {}, features [{}]",
-            self.core_version,
-            self.core_source_hash,
-            self.rustc_version,
-            self.target,
-            self.features
+            self.core_version, self.core_source_hash, self.rustc_version, self.target, self.features
         )
     }
 }
@@ -344,11 +324,7 @@ impl fmt::Display for BuildFacts {
 /// `registry` and `result` must be valid, exclusive pointers to values of this build's
 /// layout (the host guarantees it by checking the [`CompatRecord`] first).
 #[doc(hidden)]
-pub unsafe fn run_register(
-    registry: *mut Registry,
-    result: *mut Result<()>,
-    register: fn(&mut Registry) -> Result<()>,
-) {
+pub unsafe fn run_register(registry: *mut Registry, result: *mut Result<()>, register: fn(&mut Registry) -> Result<()>) {
     // SAFETY: the caller passes valid, exclusive pointers.
     let (registry, result) = unsafe { (&mut *registry, &mut *result) };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| register(registry)));
@@ -360,9 +336,7 @@ pub unsafe fn run_register(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(Error::Registry(format!(
-                "the plugin's register function panicked: {message}"
-            )))
+            Err(Error::Registry(format!("the plugin's register function panicked: {message}")))
         }
     };
 }
@@ -410,11 +384,7 @@ mod tests {
     use super::*;
 
     fn plugin_record(rustc: &'static CStr, hash: &'static CStr) -> CompatRecord {
-        CompatRecord {
-            rustc_version: rustc.as_ptr(),
-            core_source_hash: hash.as_ptr(),
-            ..copy(&RECORD)
-        }
+        CompatRecord { rustc_version: rustc.as_ptr(), core_source_hash: hash.as_ptr(), ..copy(&RECORD) }
     }
 
     fn copy(r: &CompatRecord) -> CompatRecord {
@@ -436,11 +406,7 @@ mod tests {
         let host = BuildFacts::current();
         assert_eq!(host.abi_version, PLUGIN_ABI_VERSION);
         assert_eq!(host.core_version, env!("CARGO_PKG_VERSION"));
-        assert!(
-            host.rustc_version.starts_with("rustc "),
-            "{}",
-            host.rustc_version
-        );
+        assert!(host.rustc_version.starts_with("rustc "), "{}", host.rustc_version);
         assert_eq!(host.core_source_hash.len(), 16);
         assert_eq!(host.layout.len(), LAYOUT.len());
         // SAFETY: `compat_record` returns this build's own static record.
@@ -455,18 +421,9 @@ mod tests {
         // SAFETY: the record points to statics only.
         let plugin = unsafe { BuildFacts::read(&record) }.unwrap();
         let err = plugin.check(&host).unwrap_err();
-        assert!(
-            err.contains("rustc 1.80.0") && err.contains(&host.rustc_version),
-            "{err}"
-        );
-        assert!(
-            err.contains(&format!("seminas-core {}", host.core_version)),
-            "{err}"
-        );
-        assert!(
-            err.contains("0123456789abcdef") && err.contains("other sources"),
-            "{err}"
-        );
+        assert!(err.contains("rustc 1.80.0") && err.contains(&host.rustc_version), "{err}");
+        assert!(err.contains(&format!("seminas-core {}", host.core_version)), "{err}");
+        assert!(err.contains("0123456789abcdef") && err.contains("other sources"), "{err}");
         assert!(err.contains("Rebuild the plugin"), "{err}");
     }
 
@@ -480,10 +437,7 @@ mod tests {
         };
         // SAFETY: only the leading fields are read when the version differs.
         let err = unsafe { BuildFacts::read(&record) }.unwrap_err();
-        assert!(
-            err.contains("version 7") && err.contains(&format!("version {PLUGIN_ABI_VERSION}")),
-            "{err}"
-        );
+        assert!(err.contains("version 7") && err.contains(&format!("version {PLUGIN_ABI_VERSION}")), "{err}");
         // SAFETY: null is allowed.
         assert!(unsafe { BuildFacts::read(std::ptr::null()) }.is_err());
     }
@@ -495,16 +449,11 @@ mod tests {
         plugin.layout[0].1 += 8;
         plugin.layout.push(("NewType".into(), 1, 1));
         let err = plugin.check(&host).unwrap_err();
-        assert!(
-            err.contains("Registry") && err.contains("NewType unknown to the host"),
-            "{err}"
-        );
+        assert!(err.contains("Registry") && err.contains("NewType unknown to the host"), "{err}");
     }
 
     fn register_ok(registry: &mut Registry) -> Result<()> {
-        registry.add_strategy("plugin-test", "test", "", |_| {
-            Err(Error::Registry("unused".into()))
-        })
+        registry.add_strategy("plugin-test", "test", "", |_| Err(Error::Registry("unused".into())))
     }
 
     fn register_panics(_: &mut Registry) -> Result<()> {

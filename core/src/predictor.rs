@@ -36,15 +36,8 @@ pub fn evaluate_predictor(
 ) -> Result<PredictorReport> {
     let started = std::time::Instant::now();
     let (normalizer, combined) = train_semi_supervised(controller, space, train, settings, rng)?;
-    let tokens = test
-        .iter()
-        .map(|(a, _)| space.encode(a))
-        .collect::<Result<Vec<_>>>()?;
-    let predicted: Vec<f64> = controller
-        .predict(&tokens)?
-        .into_iter()
-        .map(|p| normalizer.inverse(p))
-        .collect();
+    let tokens = test.iter().map(|(a, _)| space.encode(a)).collect::<Result<Vec<_>>>()?;
+    let predicted: Vec<f64> = controller.predict(&tokens)?.into_iter().map(|p| normalizer.inverse(p)).collect();
     let truth: Vec<f64> = test.iter().map(|(_, s)| *s).collect();
     Ok(PredictorReport {
         train: train.len(),

@@ -11,9 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::{
-    Component, ComponentKind, Controller, Encoding, Error, Evaluator, Result, SearchSpace, Strategy,
-};
+use crate::{Component, ComponentKind, Controller, Encoding, Error, Evaluator, Result, SearchSpace, Strategy};
 
 /// Builds a search space from its config table.
 pub type SpaceFactory = Arc<dyn Fn(&Component) -> Result<Arc<dyn SearchSpace>> + Send + Sync>;
@@ -21,8 +19,7 @@ pub type SpaceFactory = Arc<dyn Fn(&Component) -> Result<Arc<dyn SearchSpace>> +
 pub type EvaluatorFactory =
     Arc<dyn Fn(&Component, &Arc<dyn SearchSpace>) -> Result<Box<dyn Evaluator>> + Send + Sync>;
 /// Builds a controller from its config table, for a given token encoding.
-pub type ControllerFactory =
-    Arc<dyn Fn(&Component, &Encoding) -> Result<Box<dyn Controller>> + Send + Sync>;
+pub type ControllerFactory = Arc<dyn Fn(&Component, &Encoding) -> Result<Box<dyn Controller>> + Send + Sync>;
 /// Builds a strategy from its config table.
 pub type StrategyFactory = Arc<dyn Fn(&Component) -> Result<Box<dyn Strategy>> + Send + Sync>;
 
@@ -89,11 +86,7 @@ pub struct Listing {
     pub example: String,
 }
 
-fn insert<F>(
-    map: &mut BTreeMap<String, Entry<F>>,
-    kind: ComponentKind,
-    entry: Entry<F>,
-) -> Result<()> {
+fn insert<F>(map: &mut BTreeMap<String, Entry<F>>, kind: ComponentKind, entry: Entry<F>) -> Result<()> {
     if let Some(existing) = map.get(&entry.name) {
         return Err(Error::Registry(format!(
             "{} `{}` from {} is already registered by {}",
@@ -107,18 +100,10 @@ fn insert<F>(
     Ok(())
 }
 
-fn get<'a, F>(
-    map: &'a BTreeMap<String, Entry<F>>,
-    kind: ComponentKind,
-    name: &str,
-) -> Result<&'a Entry<F>> {
+fn get<'a, F>(map: &'a BTreeMap<String, Entry<F>>, kind: ComponentKind, name: &str) -> Result<&'a Entry<F>> {
     map.get(name).ok_or_else(|| {
         let known: Vec<&str> = map.keys().map(String::as_str).collect();
-        Error::Registry(format!(
-            "unknown {} `{name}`; registered: {}",
-            kind.table(),
-            known.join(", ")
-        ))
+        Error::Registry(format!("unknown {} `{name}`; registered: {}", kind.table(), known.join(", ")))
     })
 }
 
@@ -142,11 +127,7 @@ impl Registry {
     }
 
     /// Runs `register` with `origin` recorded on every entry it adds.
-    pub fn register_from(
-        &mut self,
-        origin: &str,
-        register: impl FnOnce(&mut Registry) -> Result<()>,
-    ) -> Result<()> {
+    pub fn register_from(&mut self, origin: &str, register: impl FnOnce(&mut Registry) -> Result<()>) -> Result<()> {
         let previous = std::mem::replace(&mut self.origin, origin.to_string());
         let result = register(self);
         self.origin = previous;
@@ -158,11 +139,7 @@ impl Registry {
             name: name.into(),
             description: description.into(),
             example: example.into(),
-            origin: if self.origin.is_empty() {
-                "host".into()
-            } else {
-                self.origin.clone()
-            },
+            origin: if self.origin.is_empty() { "host".into() } else { self.origin.clone() },
             factory,
         }
     }
@@ -175,12 +152,7 @@ impl Registry {
         example: &str,
         factory: impl Fn(&Component) -> Result<Arc<dyn SearchSpace>> + Send + Sync + 'static,
     ) -> Result<()> {
-        let entry = self.entry(
-            name,
-            description,
-            example,
-            Arc::new(factory) as SpaceFactory,
-        );
+        let entry = self.entry(name, description, example, Arc::new(factory) as SpaceFactory);
         insert(&mut self.spaces, ComponentKind::Space, entry)
     }
 
@@ -190,17 +162,9 @@ impl Registry {
         name: &str,
         description: &str,
         example: &str,
-        factory: impl Fn(&Component, &Arc<dyn SearchSpace>) -> Result<Box<dyn Evaluator>>
-            + Send
-            + Sync
-            + 'static,
+        factory: impl Fn(&Component, &Arc<dyn SearchSpace>) -> Result<Box<dyn Evaluator>> + Send + Sync + 'static,
     ) -> Result<()> {
-        let entry = self.entry(
-            name,
-            description,
-            example,
-            Arc::new(factory) as EvaluatorFactory,
-        );
+        let entry = self.entry(name, description, example, Arc::new(factory) as EvaluatorFactory);
         insert(&mut self.evaluators, ComponentKind::Evaluator, entry)
     }
 
@@ -212,12 +176,7 @@ impl Registry {
         example: &str,
         factory: impl Fn(&Component, &Encoding) -> Result<Box<dyn Controller>> + Send + Sync + 'static,
     ) -> Result<()> {
-        let entry = self.entry(
-            name,
-            description,
-            example,
-            Arc::new(factory) as ControllerFactory,
-        );
+        let entry = self.entry(name, description, example, Arc::new(factory) as ControllerFactory);
         insert(&mut self.controllers, ComponentKind::Controller, entry)
     }
 
@@ -229,12 +188,7 @@ impl Registry {
         example: &str,
         factory: impl Fn(&Component) -> Result<Box<dyn Strategy>> + Send + Sync + 'static,
     ) -> Result<()> {
-        let entry = self.entry(
-            name,
-            description,
-            example,
-            Arc::new(factory) as StrategyFactory,
-        );
+        let entry = self.entry(name, description, example, Arc::new(factory) as StrategyFactory);
         insert(&mut self.strategies, ComponentKind::Strategy, entry)
     }
 
@@ -244,28 +198,13 @@ impl Registry {
     }
 
     /// Builds the evaluator `component.name` for `space`.
-    pub fn build_evaluator(
-        &self,
-        component: &Component,
-        space: &Arc<dyn SearchSpace>,
-    ) -> Result<Box<dyn Evaluator>> {
-        (get(&self.evaluators, ComponentKind::Evaluator, &component.name)?.factory)(
-            component, space,
-        )
+    pub fn build_evaluator(&self, component: &Component, space: &Arc<dyn SearchSpace>) -> Result<Box<dyn Evaluator>> {
+        (get(&self.evaluators, ComponentKind::Evaluator, &component.name)?.factory)(component, space)
     }
 
     /// Builds the controller `component.name` for `encoding`.
-    pub fn build_controller(
-        &self,
-        component: &Component,
-        encoding: &Encoding,
-    ) -> Result<Box<dyn Controller>> {
-        (get(
-            &self.controllers,
-            ComponentKind::Controller,
-            &component.name,
-        )?
-        .factory)(component, encoding)
+    pub fn build_controller(&self, component: &Component, encoding: &Encoding) -> Result<Box<dyn Controller>> {
+        (get(&self.controllers, ComponentKind::Controller, &component.name)?.factory)(component, encoding)
     }
 
     /// Builds the strategy `component.name`.
@@ -285,10 +224,7 @@ impl Registry {
 
     /// Everything registered, sorted by kind then name.
     pub fn listings(&self) -> Vec<Listing> {
-        fn list<F>(
-            kind: ComponentKind,
-            map: &BTreeMap<String, Entry<F>>,
-        ) -> impl Iterator<Item = Listing> + '_ {
+        fn list<F>(kind: ComponentKind, map: &BTreeMap<String, Entry<F>>) -> impl Iterator<Item = Listing> + '_ {
             map.values().map(move |e| Listing {
                 kind: kind.table(),
                 name: e.name.clone(),

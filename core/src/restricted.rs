@@ -23,19 +23,10 @@ impl RestrictedSpace {
     /// Restricts `inner` to `members` (which must be valid in `inner`).
     pub fn new(inner: Arc<dyn SearchSpace>, members: Vec<Arch>) -> Result<Self> {
         if members.is_empty() {
-            return Err(Error::InvalidArchitecture(
-                "cannot restrict a space to zero architectures".into(),
-            ));
+            return Err(Error::InvalidArchitecture("cannot restrict a space to zero architectures".into()));
         }
-        let keys = members
-            .iter()
-            .map(|a| inner.key(a))
-            .collect::<Result<HashSet<_>>>()?;
-        Ok(RestrictedSpace {
-            inner,
-            members,
-            keys,
-        })
+        let keys = members.iter().map(|a| inner.key(a)).collect::<Result<HashSet<_>>>()?;
+        Ok(RestrictedSpace { inner, members, keys })
     }
 
     /// Number of member architectures (distinct keys).
@@ -63,9 +54,7 @@ impl SearchSpace for RestrictedSpace {
         if self.keys.contains(&key) {
             Ok(key)
         } else {
-            Err(Error::InvalidArchitecture(format!(
-                "{arch} (key {key}) is not in the restricted set"
-            )))
+            Err(Error::InvalidArchitecture(format!("{arch} (key {key}) is not in the restricted set")))
         }
     }
 

@@ -8,8 +8,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::{
-    run_search, Component, ComponentKind, Config, Error, Evaluator, Oracle, Record, Registry,
-    RestrictedSpace, Result, SearchSpace, Strategy,
+    run_search, Component, ComponentKind, Config, Error, Evaluator, Oracle, Record, Registry, RestrictedSpace,
+    Result, SearchSpace, Strategy,
 };
 
 /// A search with every component built and checked.
@@ -84,24 +84,17 @@ pub fn prepare<'r>(registry: &'r Registry, config: Config) -> Result<PreparedSea
             if !registry.contains(kind, name) {
                 return Err(Error::config(
                     format!("{}.{name}", kind.table()),
-                    format!(
-                        "no {} named `{name}` is registered (see `seminas list`)",
-                        kind.table()
-                    ),
+                    format!("no {} named `{name}` is registered (see `seminas list`)", kind.table()),
                 ));
             }
         }
     }
     if config.search.budget == 0 {
-        return Err(Error::config(
-            "search.budget",
-            "the budget must be at least 1 query",
-        ));
+        return Err(Error::config("search.budget", "the budget must be at least 1 query"));
     }
     let s = &config.search;
     // Cheap checks first (strategy and controller settings), data loading last.
-    let strategy =
-        registry.build_strategy(&config.component(ComponentKind::Strategy, &s.strategy))?;
+    let strategy = registry.build_strategy(&config.component(ComponentKind::Strategy, &s.strategy))?;
     // A config may hold the settings of several strategies so that swapping is one line;
     // check them all, since building a strategy only parses its table.
     for name in config.strategy.keys().filter(|n| **n != s.strategy) {
@@ -109,25 +102,13 @@ pub fn prepare<'r>(registry: &'r Registry, config: Config) -> Result<PreparedSea
     }
     let space = registry.build_space(&config.component(ComponentKind::Space, &s.space))?;
     // Build the controller once now so that its settings and device are checked up front.
-    registry.build_controller(
-        &config.component(ComponentKind::Controller, &s.controller),
-        &space.encoding(),
-    )?;
-    let evaluator = registry.build_evaluator(
-        &config.component(ComponentKind::Evaluator, &s.evaluator),
-        &space,
-    )?;
+    registry.build_controller(&config.component(ComponentKind::Controller, &s.controller), &space.encoding())?;
+    let evaluator = registry.build_evaluator(&config.component(ComponentKind::Evaluator, &s.evaluator), &space)?;
     let space: Arc<dyn SearchSpace> = match evaluator.members() {
         Some(members) => Arc::new(RestrictedSpace::new(space, members)?),
         None => space,
     };
-    Ok(PreparedSearch {
-        registry,
-        config,
-        space,
-        evaluator,
-        strategy,
-    })
+    Ok(PreparedSearch { registry, config, space, evaluator, strategy })
 }
 
 impl PreparedSearch<'_> {
@@ -161,18 +142,8 @@ impl PreparedSearch<'_> {
         self.run_inner(Some(out), Some(records))
     }
 
-    fn run_inner(
-        self,
-        out: Option<&Path>,
-        replay: Option<Vec<Record>>,
-    ) -> Result<(Summary, Vec<Record>)> {
-        let PreparedSearch {
-            registry,
-            config,
-            space,
-            evaluator,
-            strategy,
-        } = self;
+    fn run_inner(self, out: Option<&Path>, replay: Option<Vec<Record>>) -> Result<(Summary, Vec<Record>)> {
+        let PreparedSearch { registry, config, space, evaluator, strategy } = self;
         let s = &config.search;
         let mut oracle = Oracle::new(space.clone(), evaluator, s.budget);
         if let Some(dir) = out {
@@ -180,9 +151,7 @@ impl PreparedSearch<'_> {
             let journal = dir.join("history.jsonl");
             match replay {
                 Some(records) => {
-                    oracle = oracle
-                        .with_replay(records)
-                        .with_appending_journal(&journal)?;
+                    oracle = oracle.with_replay(records).with_appending_journal(&journal)?;
                 }
                 None => {
                     let path = dir.join("config.toml");
@@ -207,11 +176,7 @@ impl PreparedSearch<'_> {
         let facts = oracle.evaluator().facts();
         let best = outcome.best.as_ref().map(|r| {
             let metric_value = facts.as_ref().and_then(|f| {
-                if f.metric == "signal" {
-                    Some(r.measurement.signal)
-                } else {
-                    r.measurement.report.get(&f.metric).copied()
-                }
+                if f.metric == "signal" { Some(r.measurement.signal) } else { r.measurement.report.get(&f.metric).copied() }
             });
             BestSummary {
                 arch: r.arch.clone(),
@@ -224,20 +189,13 @@ impl PreparedSearch<'_> {
                 rank: oracle.evaluator().rank(&r.key),
             }
         });
-        let initial: Vec<&Record> = outcome
-            .history
-            .iter()
-            .filter(|r| r.iteration == 0)
-            .collect();
+        let initial: Vec<&Record> = outcome.history.iter().filter(|r| r.iteration == 0).collect();
         let mut initial_median = std::collections::BTreeMap::new();
         if !initial.is_empty() {
             let signals: Vec<f64> = initial.iter().map(|r| r.measurement.signal).collect();
             initial_median.insert("signal".to_string(), crate::stats::median(&signals));
             for name in initial[0].measurement.report.keys() {
-                let values: Vec<f64> = initial
-                    .iter()
-                    .filter_map(|r| r.measurement.report.get(name).copied())
-                    .collect();
+                let values: Vec<f64> = initial.iter().filter_map(|r| r.measurement.report.get(name).copied()).collect();
                 initial_median.insert(name.clone(), crate::stats::median(&values));
             }
         }
@@ -266,7 +224,5 @@ impl PreparedSearch<'_> {
 
 /// Builds a component of `kind` from TOML text, for tests and tools that work without a file.
 pub fn component(kind: ComponentKind, name: &str, toml_text: &str, seed: u64) -> Result<Component> {
-    Ok(Component::new(kind, name)
-        .with_toml(toml_text)?
-        .with_seed(seed))
+    Ok(Component::new(kind, name).with_toml(toml_text)?.with_seed(seed))
 }

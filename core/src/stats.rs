@@ -22,11 +22,7 @@ pub fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
 /// Root mean squared error between two equally long series.
@@ -37,22 +33,14 @@ pub fn rmse(a: &[f64], b: &[f64]) -> f64 {
 
 /// Kendall's tau-b rank correlation (handles ties), O(n log n) by Knight's algorithm.
 pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(
-        a.len(),
-        b.len(),
-        "kendall tau of series of different lengths"
-    );
+    assert_eq!(a.len(), b.len(), "kendall tau of series of different lengths");
     let n = a.len();
     if n < 2 {
         return f64::NAN;
     }
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_by(|&i, &j| a[i].total_cmp(&a[j]).then(b[i].total_cmp(&b[j])));
-    let pairs = |counts: &mut dyn Iterator<Item = usize>| {
-        counts
-            .map(|t| (t * (t.saturating_sub(1)) / 2) as f64)
-            .sum::<f64>()
-    };
+    let pairs = |counts: &mut dyn Iterator<Item = usize>| counts.map(|t| (t * (t.saturating_sub(1)) / 2) as f64).sum::<f64>();
     // Ties in a, and joint ties.
     let runs = |key: &dyn Fn(usize) -> (f64, f64), order: &[usize]| -> Vec<usize> {
         let mut out = Vec::new();
@@ -87,8 +75,7 @@ fn merge_count(v: &mut [f64], buf: &mut [f64]) -> u64 {
         return 0;
     }
     let mid = n / 2;
-    let mut swaps =
-        merge_count(&mut v[..mid], &mut buf[..mid]) + merge_count(&mut v[mid..], &mut buf[mid..]);
+    let mut swaps = merge_count(&mut v[..mid], &mut buf[..mid]) + merge_count(&mut v[mid..], &mut buf[mid..]);
     let (mut i, mut j, mut k) = (0, mid, 0);
     while i < mid && j < n {
         if v[j] < v[i] {

@@ -57,15 +57,7 @@ pub fn run_search(
     use rand::SeedableRng;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let space = oracle.space().clone();
-    let mut ctx = SearchContext {
-        space,
-        oracle,
-        controller,
-        rng: &mut rng,
-    };
+    let mut ctx = SearchContext { space, oracle, controller, rng: &mut rng };
     strategy.search(&mut ctx)?;
-    Ok(SearchOutcome {
-        history: oracle.history().to_vec(),
-        best: oracle.best().cloned(),
-    })
+    Ok(SearchOutcome { history: oracle.history().to_vec(), best: oracle.best().cloned() })
 }

@@ -64,19 +64,14 @@ fn number(record: &serde_json::Value, column: &str, file: &Path, line: usize) ->
         serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     };
-    parsed.filter(|x| x.is_finite()).ok_or_else(|| {
-        Error::data(
-            file,
-            format!("line {line}: column `{column}` should be a finite number, found {value}"),
-        )
-    })
+    parsed
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| Error::data(file, format!("line {line}: column `{column}` should be a finite number, found {value}")))
 }
 
 fn read_records(path: &Path) -> Result<Vec<(usize, serde_json::Value)>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let is_csv = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     if is_csv {
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let headers = reader
@@ -100,9 +95,9 @@ fn read_records(path: &Path) -> Result<Vec<(usize, serde_json::Value)>> {
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
-                serde_json::from_str(l).map(|v| (i + 1, v)).map_err(|e| {
-                    Error::data(path, format!("line {}: not a JSON object: {e}", i + 1))
-                })
+                serde_json::from_str(l)
+                    .map(|v| (i + 1, v))
+                    .map_err(|e| Error::data(path, format!("line {}: not a JSON object: {e}", i + 1)))
             })
             .collect()
     }
@@ -138,9 +133,7 @@ impl TableEvaluator {
             let arch = space
                 .from_record(record, settings.arch_column.as_deref())
                 .map_err(|e| Error::data(path, format!("line {line}: {e}")))?;
-            let key = space
-                .key(&arch)
-                .map_err(|e| Error::data(path, format!("line {line}: {e}")))?;
+            let key = space.key(&arch).map_err(|e| Error::data(path, format!("line {line}: {e}")))?;
             let signal = number(record, &settings.signal, path, *line)?;
             let report = settings
                 .report
@@ -153,44 +146,15 @@ impl TableEvaluator {
             };
             // A repeated architecture keeps its first row, as the file's author listed it.
             by_key.entry(key).or_insert(rows.len());
-            rows.push(Row {
-                arch,
-                measurement: Measurement {
-                    signal,
-                    report,
-                    cost_seconds,
-                },
-            });
+            rows.push(Row { arch, measurement: Measurement { signal, report, cost_seconds } });
         }
-        let metric_of = |m: &Measurement| {
-            if rank_by == "signal" {
-                m.signal
-            } else {
-                m.report[&rank_by]
-            }
-        };
-        let mut order: Vec<(&String, f64)> = by_key
-            .iter()
-            .map(|(k, &i)| (k, metric_of(&rows[i].measurement)))
-            .collect();
+        let metric_of = |m: &Measurement| if rank_by == "signal" { m.signal } else { m.report[&rank_by] };
+        let mut order: Vec<(&String, f64)> = by_key.iter().map(|(k, &i)| (k, metric_of(&rows[i].measurement))).collect();
         order.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let optimum = order[0].1;
-        let ranks = order
-            .iter()
-            .enumerate()
-            .map(|(i, (k, _))| ((*k).clone(), i + 1))
-            .collect();
-        let facts = BenchmarkFacts {
-            metric: rank_by,
-            optimum,
-            size: by_key.len(),
-        };
-        Ok(TableEvaluator {
-            rows: Arc::new(rows),
-            by_key: Arc::new(by_key),
-            ranks: Arc::new(ranks),
-            facts,
-        })
+        let ranks = order.iter().enumerate().map(|(i, (k, _))| ((*k).clone(), i + 1)).collect();
+        let facts = BenchmarkFacts { metric: rank_by, optimum, size: by_key.len() };
+        Ok(TableEvaluator { rows: Arc::new(rows), by_key: Arc::new(by_key), ranks: Arc::new(ranks), facts })
     }
 
     /// Builds from a `[evaluator.table]` component.
@@ -230,11 +194,6 @@ impl Evaluator for TableEvaluator {
     fn members(&self) -> Option<Vec<Arch>> {
         let mut first: Vec<usize> = self.by_key.values().copied().collect();
         first.sort_unstable();
-        Some(
-            first
-                .into_iter()
-                .map(|i| self.rows[i].arch.clone())
-                .collect(),
-        )
+        Some(first.into_iter().map(|i| self.rows[i].arch.clone()).collect())
     }
 }

@@ -96,30 +96,15 @@ pub(super) struct Dims {
 }
 
 impl Dims {
-    pub fn new(
-        vocab: usize,
-        length: usize,
-        hidden: usize,
-        mlp_hidden: usize,
-        mlp_layers: usize,
-    ) -> Self {
+    pub fn new(vocab: usize, length: usize, hidden: usize, mlp_hidden: usize, mlp_layers: usize) -> Self {
         let mlp = (0..mlp_layers)
             .map(|i| {
                 let d_in = if i == 0 { hidden } else { mlp_hidden };
-                let d_out = if i + 1 == mlp_layers {
-                    hidden
-                } else {
-                    mlp_hidden
-                };
+                let d_out = if i + 1 == mlp_layers { hidden } else { mlp_hidden };
                 (d_in, d_out)
             })
             .collect();
-        Dims {
-            vocab,
-            length,
-            hidden,
-            mlp,
-        }
+        Dims { vocab, length, hidden, mlp }
     }
 
     /// Element counts of the parameter tensors, in the order Burn's visitor walks `NaoModel`.
@@ -133,16 +118,7 @@ impl Dims {
         }
         sizes.extend([h, 1]);
         // Decoder: embedding, input_gates, recurrent, attn_input, attn_output, out.
-        sizes.extend([
-            v * h,
-            h * 4 * h,
-            4 * h,
-            h * 4 * h,
-            h * h,
-            2 * h * h,
-            h * v,
-            v,
-        ]);
+        sizes.extend([v * h, h * 4 * h, 4 * h, h * 4 * h, h * h, 2 * h * h, h * v, v]);
         sizes
     }
 }
@@ -172,8 +148,7 @@ impl<S> Parts<S> {
     fn build(layers: usize, pieces: Vec<S>) -> Self {
         let mut it = pieces.into_iter();
         let mut next = move || it.next().expect("parameter layout");
-        let (enc_emb, enc_wig, enc_big, enc_rec, enc_wop, enc_bop) =
-            (next(), next(), next(), next(), next(), next());
+        let (enc_emb, enc_wig, enc_big, enc_rec, enc_wop, enc_bop) = (next(), next(), next(), next(), next(), next());
         let mlp = (0..layers).map(|_| (next(), next())).collect();
         let (reg_w, reg_b) = (next(), next());
         let (dec_emb, dec_wig, dec_big, dec_rec) = (next(), next(), next(), next());
@@ -258,12 +233,7 @@ impl Transposed {
         self.enc_rec.resize(2 * 4 * h * h, 0.0);
         let mut tmp = Vec::new();
         for dir in 0..2 {
-            transpose_into(
-                &p.enc_rec[dir * h * 4 * h..(dir + 1) * h * 4 * h],
-                h,
-                4 * h,
-                &mut tmp,
-            );
+            transpose_into(&p.enc_rec[dir * h * 4 * h..(dir + 1) * h * 4 * h], h, 4 * h, &mut tmp);
             self.enc_rec[dir * 4 * h * h..(dir + 1) * 4 * h * h].copy_from_slice(&tmp);
         }
         transpose_into(p.enc_wop, 2 * h, h, &mut self.enc_wop);
@@ -311,11 +281,7 @@ fn exp(x: f32) -> f32 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    let exponent = shifted
-        .to_bits()
-        .wrapping_sub(SHIFT.to_bits())
-        .wrapping_add(127)
-        << 23;
+    let exponent = shifted.to_bits().wrapping_sub(SHIFT.to_bits()).wrapping_add(127) << 23;
     p * f32::from_bits(exponent)
 }
 
@@ -410,16 +376,7 @@ fn lmm(x: &[V], w: &[f32], y: &mut [V]) {
 /// (`m` features).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn louter(
-    x: &[V],
-    xs: usize,
-    k_n: usize,
-    dy: &[V],
-    ys: usize,
-    m: usize,
-    rows: usize,
-    dw: &mut [V],
-) {
+fn louter(x: &[V], xs: usize, k_n: usize, dy: &[V], ys: usize, m: usize, rows: usize, dw: &mut [V]) {
     for k in 0..k_n {
         let dwr = &mut dw[k * m..(k + 1) * m];
         let mut j = 0;
@@ -606,15 +563,7 @@ fn normalize_backward(out: &[V], norm: &V, dout: &[V], dy: &mut [V]) {
 /// (input, forget, output sigmoid; cell tanh); `rec`: `[h, 4h]`; `h`, `c`: state, updated.
 /// Stores the new cell state and its tanh in `c_out`, `tc_out`, and the output in `h_out`.
 #[inline(always)]
-fn lstm_cell(
-    act: &mut [V],
-    rec: &[f32],
-    h: &mut [V],
-    c: &mut [V],
-    c_out: &mut [V],
-    tc_out: &mut [V],
-    h_out: &mut [V],
-) {
+fn lstm_cell(act: &mut [V], rec: &[f32], h: &mut [V], c: &mut [V], c_out: &mut [V], tc_out: &mut [V], h_out: &mut [V]) {
     let n = h.len();
     lmm(h, rec, act);
     let (ifo, g) = act.split_at_mut(3 * n);
@@ -657,21 +606,9 @@ fn lstm_cell(
 /// the gradient of the previous cell state (`c_prev` is `None` for a zero initial state).
 /// Writes the gate pre-activation gradients to `dgates`.
 #[inline(always)]
-fn lstm_cell_backward(
-    act: &[V],
-    c_prev: Option<&[V]>,
-    tc: &[V],
-    dh: &[V],
-    dc: &mut [V],
-    dgates: &mut [V],
-) {
+fn lstm_cell_backward(act: &[V], c_prev: Option<&[V]>, tc: &[V], dh: &[V], dc: &mut [V], dgates: &mut [V]) {
     let n = dh.len();
-    let (i, f, o, g) = (
-        &act[..n],
-        &act[n..2 * n],
-        &act[2 * n..3 * n],
-        &act[3 * n..4 * n],
-    );
+    let (i, f, o, g) = (&act[..n], &act[n..2 * n], &act[2 * n..3 * n], &act[3 * n..4 * n]);
     let (di, rest) = dgates.split_at_mut(n);
     let (df, rest) = rest.split_at_mut(n);
     let (d_o, dg) = rest.split_at_mut(n);
@@ -890,11 +827,7 @@ impl Ws {
         for (t, (toks, dtoks)) in self.tok.iter_mut().zip(self.dtok.iter_mut()).enumerate() {
             for l in 0..L {
                 toks[l] = seqs.get(l).map_or(0, |s| s.as_ref()[t]);
-                dtoks[l] = if t == 0 {
-                    0
-                } else {
-                    seqs.get(l).map_or(0, |s| s.as_ref()[t - 1])
-                };
+                dtoks[l] = if t == 0 { 0 } else { seqs.get(l).map_or(0, |s| s.as_ref()[t - 1]) };
             }
         }
     }
@@ -1448,11 +1381,7 @@ impl Masks {
             }
             for (layer, &(_, o)) in d.mlp.iter().enumerate() {
                 for (i, m) in ws.m_mlp[layer].iter_mut().enumerate() {
-                    m[l] = if valid {
-                        self.mlp[layer][b * o + i]
-                    } else {
-                        1.0
-                    };
+                    m[l] = if valid { self.mlp[layer][b * o + i] } else { 1.0 };
                 }
             }
         }
@@ -1680,11 +1609,7 @@ struct Collect {
 
 impl ModuleVisitor for Collect {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let values = param
-            .val()
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 parameter data");
+        let values = param.val().into_data().try_to_vec::<f32>().expect("f32 parameter data");
         self.sizes.push(values.len());
         self.values.extend(values);
     }
@@ -1716,16 +1641,9 @@ impl ModuleMapper for Assign<'_> {
 impl Fused {
     /// The engine with `model`'s weights and fresh optimiser state.
     pub fn from_model(model: &NaoModel, dims: Dims) -> Self {
-        let mut collect = Collect {
-            values: Vec::new(),
-            sizes: Vec::new(),
-        };
+        let mut collect = Collect { values: Vec::new(), sizes: Vec::new() };
         model.visit(&mut collect);
-        assert_eq!(
-            collect.sizes,
-            dims.sizes(),
-            "NaoModel parameter layout does not match the fused engine"
-        );
+        assert_eq!(collect.sizes, dims.sizes(), "NaoModel parameter layout does not match the fused engine");
         let n = collect.values.len();
         let ws = Ws::new(&dims);
         Fused {
@@ -1744,14 +1662,9 @@ impl Fused {
 
     /// `template` (a model of the same shape) with this engine's weights.
     pub fn to_model(&self, template: NaoModel) -> NaoModel {
-        let mut assign = Assign {
-            values: &self.params,
-        };
+        let mut assign = Assign { values: &self.params };
         let model = template.map(&mut assign);
-        assert!(
-            assign.values.is_empty(),
-            "NaoModel parameter layout does not match the fused engine"
-        );
+        assert!(assign.values.is_empty(), "NaoModel parameter layout does not match the fused engine");
         model
     }
 
@@ -1770,21 +1683,9 @@ impl Fused {
         let p = parts(&self.params, &self.dims);
         self.transposed.update(&p, &self.dims);
         self.lane_grads.fill(ZERO);
-        let net = Net {
-            d: &self.dims,
-            p,
-            t: &self.transposed,
-        };
+        let net = Net { d: &self.dims, p, t: &self.transposed };
         let mut g = parts_mut(&mut self.lane_grads, &self.dims);
-        let (sq, nll) = batch_gradients(
-            &net,
-            tokens,
-            scores,
-            &self.masks,
-            trade_off,
-            &mut g,
-            &mut self.ws,
-        );
+        let (sq, nll) = batch_gradients(&net, tokens, scores, &self.masks, trade_off, &mut g, &mut self.ws);
         for (g, lanes) in self.grads.iter_mut().zip(&self.lane_grads) {
             *g = lanes.iter().sum();
         }
@@ -1793,12 +1694,7 @@ impl Fused {
 
     /// Global gradient-norm clipping, as `clip_grad_norm_` (and the Burn path) does.
     fn clip(&mut self, bound: f32) {
-        let total = self
-            .grads
-            .iter()
-            .map(|&g| (g as f64) * (g as f64))
-            .sum::<f64>()
-            .sqrt() as f32;
+        let total = self.grads.iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>().sqrt() as f32;
         if total.is_finite() && total > bound {
             let factor = bound / (total + 1e-6);
             for g in self.grads.iter_mut() {
@@ -1815,12 +1711,8 @@ impl Fused {
         let factor = bias2_sqrt / (1.0 - BETA_1.powi(self.time));
         let eps = ADAM_EPS * bias2_sqrt;
         let lr = lr as f32;
-        for (((p, &g), m1), m2) in self
-            .params
-            .iter_mut()
-            .zip(&self.grads)
-            .zip(&mut self.moment_1)
-            .zip(&mut self.moment_2)
+        for (((p, &g), m1), m2) in
+            self.params.iter_mut().zip(&self.grads).zip(&mut self.moment_1).zip(&mut self.moment_2)
         {
             let g = *p * l2 + g;
             *m1 = *m1 * BETA_1 + g * (1.0 - BETA_1);
@@ -1854,11 +1746,7 @@ impl Fused {
     /// Predicted scores.
     pub fn predict(&self, sequences: &[Vec<Token>]) -> Vec<f32> {
         let (transposed, mut ws) = self.inference();
-        let net = Net {
-            d: &self.dims,
-            p: parts(&self.params, &self.dims),
-            t: &transposed,
-        };
+        let net = Net { d: &self.dims, p: parts(&self.params, &self.dims), t: &transposed };
         let mut out = Vec::with_capacity(sequences.len());
         batch_predict(&net, sequences, &mut ws, &mut out);
         out
@@ -1867,61 +1755,29 @@ impl Fused {
     /// Encoder outputs of `sequences` and the gradient of the predicted score w.r.t. them.
     pub fn ascent(&self, sequences: &[Vec<Token>]) -> FusedAscent {
         let (transposed, mut ws) = self.inference();
-        let net = Net {
-            d: &self.dims,
-            p: parts(&self.params, &self.dims),
-            t: &transposed,
-        };
+        let net = Net { d: &self.dims, p: parts(&self.params, &self.dims), t: &transposed };
         let mut scratch = vec![ZERO; self.params.len()];
         let mut g = parts_mut(&mut scratch, &self.dims);
         let (t, h) = (self.dims.length, self.dims.hidden);
         let mut outputs = Vec::with_capacity(sequences.len() * t * h);
         let mut gradients = Vec::with_capacity(sequences.len() * h);
-        batch_ascent(
-            &net,
-            sequences,
-            &mut g,
-            &mut ws,
-            &mut outputs,
-            &mut gradients,
-        );
+        batch_ascent(&net, sequences, &mut g, &mut ws, &mut outputs, &mut gradients);
         FusedAscent { outputs, gradients }
     }
 
     /// Greedy decodes of the ascent's outputs moved by `eta`, restricted to `allowed`.
-    pub fn decode_moved(
-        &self,
-        ascent: &FusedAscent,
-        eta: f32,
-        allowed: &[Vec<Token>],
-    ) -> Vec<Vec<Token>> {
+    pub fn decode_moved(&self, ascent: &FusedAscent, eta: f32, allowed: &[Vec<Token>]) -> Vec<Vec<Token>> {
         let (transposed, mut ws) = self.inference();
-        let net = Net {
-            d: &self.dims,
-            p: parts(&self.params, &self.dims),
-            t: &transposed,
-        };
+        let net = Net { d: &self.dims, p: parts(&self.params, &self.dims), t: &transposed };
         let mut out = Vec::with_capacity(ascent.gradients.len() / self.dims.hidden.max(1));
-        batch_decode_moved(
-            &net,
-            &ascent.outputs,
-            &ascent.gradients,
-            eta,
-            allowed,
-            &mut ws,
-            &mut out,
-        );
+        batch_decode_moved(&net, &ascent.outputs, &ascent.gradients, eta, allowed, &mut ws, &mut out);
         out
     }
 
     /// Encodes and greedily decodes `sequences`, restricted to `allowed`.
     pub fn reconstruct(&self, sequences: &[Vec<Token>], allowed: &[Vec<Token>]) -> Vec<Vec<Token>> {
         let (transposed, mut ws) = self.inference();
-        let net = Net {
-            d: &self.dims,
-            p: parts(&self.params, &self.dims),
-            t: &transposed,
-        };
+        let net = Net { d: &self.dims, p: parts(&self.params, &self.dims), t: &transposed };
         let mut out = Vec::with_capacity(sequences.len());
         batch_reconstruct(&net, sequences, allowed, &mut ws, &mut out);
         out
@@ -1950,22 +1806,8 @@ mod tests {
         batch: usize,
     }
 
-    const SMALL: Case = Case {
-        vocab: 6,
-        length: 8,
-        hidden: 4,
-        mlp_hidden: 6,
-        mlp_layers: 2,
-        batch: 5,
-    };
-    const REAL: Case = Case {
-        vocab: 7,
-        length: 27,
-        hidden: 16,
-        mlp_hidden: 64,
-        mlp_layers: 2,
-        batch: 100,
-    };
+    const SMALL: Case = Case { vocab: 6, length: 8, hidden: 4, mlp_hidden: 6, mlp_layers: 2, batch: 5 };
+    const REAL: Case = Case { vocab: 7, length: 27, hidden: 16, mlp_hidden: 64, mlp_layers: 2, batch: 100 };
 
     impl Case {
         fn config(&self, dropout: f64) -> NaoModelConfig {
@@ -1980,27 +1822,14 @@ mod tests {
         }
 
         fn dims(&self) -> Dims {
-            Dims::new(
-                self.vocab,
-                self.length,
-                self.hidden,
-                self.mlp_hidden,
-                self.mlp_layers,
-            )
+            Dims::new(self.vocab, self.length, self.hidden, self.mlp_hidden, self.mlp_layers)
         }
 
         fn data(&self, seed: u64) -> (Vec<Vec<Token>>, Vec<f32>) {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let tokens = (0..self.batch)
-                .map(|_| {
-                    (0..self.length)
-                        .map(|_| rng.random_range(1..self.vocab))
-                        .collect()
-                })
-                .collect();
-            let scores = (0..self.batch)
-                .map(|_| rng.random_range(-1.5f32..1.5))
-                .collect();
+            let tokens =
+                (0..self.batch).map(|_| (0..self.length).map(|_| rng.random_range(1..self.vocab)).collect()).collect();
+            let scores = (0..self.batch).map(|_| rng.random_range(-1.5f32..1.5)).collect();
             (tokens, scores)
         }
     }
@@ -2022,10 +1851,7 @@ mod tests {
     }
 
     fn params_of(model: &NaoModel) -> Vec<Vec<f32>> {
-        let mut collect = Collect {
-            values: Vec::new(),
-            sizes: Vec::new(),
-        };
+        let mut collect = Collect { values: Vec::new(), sizes: Vec::new() };
         model.visit(&mut collect);
         split_by(&collect.values, &collect.sizes)
     }
@@ -2053,37 +1879,23 @@ mod tests {
         let device = Device::flex().autodiff();
         let (batch, length) = (tokens.len(), tokens[0].len());
         let flat: Vec<i64> = tokens.iter().flatten().map(|&t| t as i64).collect();
-        let shifted: Vec<i64> = tokens
-            .iter()
-            .flat_map(|s| std::iter::once(0).chain(s[..length - 1].iter().map(|&t| t as i64)))
-            .collect();
+        let shifted: Vec<i64> =
+            tokens.iter().flat_map(|s| std::iter::once(0).chain(s[..length - 1].iter().map(|&t| t as i64))).collect();
         let tok = Tensor::<2, Int>::from_data(TensorData::new(flat, [batch, length]), &device);
         let dec = Tensor::<2, Int>::from_data(TensorData::new(shifted, [batch, length]), &device);
         let sc = Tensor::<1>::from_data(TensorData::new(scores.to_vec(), [batch]), &device);
         let losses = model.losses(tok, dec, sc, noise);
-        let loss =
-            losses.score.clone() * trade_off + losses.reconstruction.clone() * (1.0 - trade_off);
+        let loss = losses.score.clone() * trade_off + losses.reconstruction.clone() * (1.0 - trade_off);
         let grads = GradientsParams::from_grads(loss.backward(), model);
-        let mut collect = GradCollect {
-            grads: &grads,
-            out: Vec::new(),
-        };
+        let mut collect = GradCollect { grads: &grads, out: Vec::new() };
         model.visit(&mut collect);
-        (
-            losses.score.into_scalar::<f32>(),
-            losses.reconstruction.into_scalar::<f32>(),
-            collect.out,
-        )
+        (losses.score.into_scalar::<f32>(), losses.reconstruction.into_scalar::<f32>(), collect.out)
     }
 
     /// `max |a - b| <= tol * max(max |a|, max |b|)`: relative to the tensor's scale.
     fn assert_close(what: &str, a: &[f32], b: &[f32], tol: f32) {
         assert_eq!(a.len(), b.len(), "{what}: lengths");
-        let scale = a
-            .iter()
-            .chain(b)
-            .fold(0.0f32, |m, v| m.max(v.abs()))
-            .max(1e-30);
+        let scale = a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
         let (worst, at) = a
             .iter()
             .zip(b)
@@ -2100,32 +1912,18 @@ mod tests {
 
     fn check_gradients(case: &Case, dropout: f64, seed: u64) {
         let device = Device::flex().autodiff();
-        let model = case
-            .config(dropout)
-            .init(&mut ChaCha8Rng::seed_from_u64(seed), &device);
+        let model = case.config(dropout).init(&mut ChaCha8Rng::seed_from_u64(seed), &device);
         let (tokens, scores) = case.data(seed + 1);
         let trade_off = 0.8;
         let mut burn_rng = ChaCha8Rng::seed_from_u64(seed + 2);
-        let (mse, nll, burn) = burn_gradients(
-            &model,
-            &tokens,
-            &scores,
-            trade_off,
-            &mut Noise {
-                p: dropout,
-                rng: &mut burn_rng,
-            },
-        );
+        let (mse, nll, burn) =
+            burn_gradients(&model, &tokens, &scores, trade_off, &mut Noise { p: dropout, rng: &mut burn_rng });
 
         let mut fused = Fused::from_model(&model, case.dims());
         let mut fused_rng = ChaCha8Rng::seed_from_u64(seed + 2);
         let seqs: Vec<&[Token]> = tokens.iter().map(Vec::as_slice).collect();
         let (f_mse, f_nll) = fused.gradients(&seqs, &scores, dropout, trade_off, &mut fused_rng);
-        assert_eq!(
-            burn_rng.random::<u64>(),
-            fused_rng.random::<u64>(),
-            "both engines drew the same masks"
-        );
+        assert_eq!(burn_rng.random::<u64>(), fused_rng.random::<u64>(), "both engines drew the same masks");
         assert_close("mse", &[mse], &[f_mse as f32], 1e-5);
         assert_close("nll", &[nll], &[f_nll as f32], 1e-5);
         let fused_grads = split_by(&fused.grads, &case.dims().sizes());
@@ -2166,15 +1964,7 @@ mod tests {
         assert!(toml::from_str::<NaoSettings>("engine = \"gpu\"").is_err());
         let enc = encoding(&SMALL);
         let make = |engine| {
-            NaoController::new(
-                NaoSettings {
-                    engine,
-                    ..NaoSettings::default()
-                },
-                enc.clone(),
-                &Device::flex(),
-                0,
-            )
+            NaoController::new(NaoSettings { engine, ..NaoSettings::default() }, enc.clone(), &Device::flex(), 0)
         };
         assert_eq!(make(NaoEngine::Auto).unwrap().engine(), NaoEngine::Fused);
         assert_eq!(make(NaoEngine::Burn).unwrap().engine(), NaoEngine::Burn);
@@ -2183,25 +1973,14 @@ mod tests {
 
     #[test]
     fn model_round_trip() {
-        let model = SMALL.config(0.0).init(
-            &mut ChaCha8Rng::seed_from_u64(3),
-            &Device::flex().autodiff(),
-        );
+        let model = SMALL.config(0.0).init(&mut ChaCha8Rng::seed_from_u64(3), &Device::flex().autodiff());
         let fused = Fused::from_model(&model, SMALL.dims());
         let back = fused.to_model(model.clone());
         assert_eq!(params_of(&back), params_of(&model));
         // The copy still trains: Burn finds a gradient for every parameter.
         let (tokens, scores) = SMALL.data(4);
-        let (_, _, grads) = burn_gradients(
-            &back,
-            &tokens,
-            &scores,
-            0.5,
-            &mut Noise {
-                p: 0.0,
-                rng: &mut ChaCha8Rng::seed_from_u64(0),
-            },
-        );
+        let (_, _, grads) =
+            burn_gradients(&back, &tokens, &scores, 0.5, &mut Noise { p: 0.0, rng: &mut ChaCha8Rng::seed_from_u64(0) });
         assert!(grads.iter().all(|g| g.iter().any(|&v| v != 0.0)));
     }
 
@@ -2227,13 +2006,7 @@ mod tests {
         Encoding {
             vocab_size: case.vocab,
             allowed: (0..case.length)
-                .map(|i| {
-                    if i % 2 == 0 {
-                        (1..half.max(2)).collect()
-                    } else {
-                        (half.max(2)..case.vocab).collect()
-                    }
-                })
+                .map(|i| if i % 2 == 0 { (1..half.max(2)).collect() } else { (half.max(2)..case.vocab).collect() })
                 .collect(),
         }
     }
@@ -2242,13 +2015,8 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         (0..n)
             .map(|_| {
-                let tokens: Vec<Token> = enc
-                    .allowed
-                    .iter()
-                    .map(|a| a[rng.random_range(0..a.len())])
-                    .collect();
-                let score =
-                    tokens.iter().map(|&t| t as f32).sum::<f32>() / case.length as f32 - 2.0;
+                let tokens: Vec<Token> = enc.allowed.iter().map(|a| a[rng.random_range(0..a.len())]).collect();
+                let score = tokens.iter().map(|&t| t as f32).sum::<f32>() / case.length as f32 - 2.0;
                 Example { tokens, score }
             })
             .collect()
@@ -2266,57 +2034,23 @@ mod tests {
         };
         let enc = encoding(case);
         let make = |engine| {
-            NaoController::new(
-                NaoSettings {
-                    engine,
-                    ..settings.clone()
-                },
-                enc.clone(),
-                &Device::flex(),
-                seed,
-            )
-            .unwrap()
+            NaoController::new(NaoSettings { engine, ..settings.clone() }, enc.clone(), &Device::flex(), seed).unwrap()
         };
         let (burn, fused) = (make(NaoEngine::Burn), make(NaoEngine::Auto));
-        assert_eq!(
-            (burn.engine(), fused.engine()),
-            (NaoEngine::Burn, NaoEngine::Fused)
-        );
+        assert_eq!((burn.engine(), fused.engine()), (NaoEngine::Burn, NaoEngine::Fused));
         (burn, fused)
     }
 
     /// Three Adam steps through both controllers (same seed, same shuffles and masks).
-    fn check_training(
-        case: &Case,
-        dropout: f64,
-        seed: u64,
-    ) -> (NaoController, NaoController, Vec<Example>) {
+    fn check_training(case: &Case, dropout: f64, seed: u64) -> (NaoController, NaoController, Vec<Example>) {
         let (mut burn, mut fused) = controllers(case, dropout, seed);
         let data = examples(case, &encoding(case), case.batch * 3, seed + 1);
-        assert_eq!(
-            params_of(burn.model()),
-            params_of(fused.model()),
-            "same initial weights"
-        );
+        assert_eq!(params_of(burn.model()), params_of(fused.model()), "same initial weights");
         let (rb, rf) = (burn.fit(&data, 1).unwrap(), fused.fit(&data, 1).unwrap());
         assert_eq!((rb.steps, rf.steps), (3, 3));
-        assert_close(
-            "score loss",
-            &[rb.score_loss as f32],
-            &[rf.score_loss as f32],
-            1e-4,
-        );
-        assert_close(
-            "reconstruction loss",
-            &[rb.reconstruction_loss as f32],
-            &[rf.reconstruction_loss as f32],
-            1e-4,
-        );
-        for (i, (b, f)) in params_of(burn.model())
-            .iter()
-            .zip(&params_of(fused.model()))
-            .enumerate()
-        {
+        assert_close("score loss", &[rb.score_loss as f32], &[rf.score_loss as f32], 1e-4);
+        assert_close("reconstruction loss", &[rb.reconstruction_loss as f32], &[rf.reconstruction_loss as f32], 1e-4);
+        for (i, (b, f)) in params_of(burn.model()).iter().zip(&params_of(fused.model())).enumerate() {
             assert_close(&format!("parameter {i} after 3 Adam steps"), b, f, TOL);
         }
         (burn, fused, data)
@@ -2337,35 +2071,20 @@ mod tests {
         // Encoder outputs and their score gradients.
         let (t, h) = (case.length, case.hidden);
         match (burn.ascent(&seqs).unwrap(), fused.ascent(&seqs).unwrap()) {
-            (
-                Ascent::Burn {
-                    outputs, gradient, ..
-                },
-                Ascent::Fused(f),
-            ) => {
+            (Ascent::Burn { outputs, gradient, .. }, Ascent::Fused(f)) => {
                 let outputs = outputs.into_data().try_to_vec::<f32>().unwrap();
                 let gradient = gradient.into_data().try_to_vec::<f32>().unwrap();
                 assert_close("encoder outputs", &outputs, &f.outputs, TOL);
-                let expanded: Vec<f32> = f
-                    .gradients
-                    .chunks_exact(h)
-                    .flat_map(|g| std::iter::repeat_n(g, t).flatten().copied())
-                    .collect();
+                let expanded: Vec<f32> =
+                    f.gradients.chunks_exact(h).flat_map(|g| std::iter::repeat_n(g, t).flatten().copied()).collect();
                 assert_close("encoder-output gradients", &gradient, &expanded, TOL);
             }
             _ => panic!("each controller uses its own engine"),
         }
         // Greedy decodes, with and without moving along the gradient.
-        assert_eq!(
-            burn.reconstruct(&seqs).unwrap(),
-            fused.reconstruct(&seqs).unwrap()
-        );
+        assert_eq!(burn.reconstruct(&seqs).unwrap(), fused.reconstruct(&seqs).unwrap());
         for eta in [1.0, 5.0, 30.0] {
-            assert_eq!(
-                burn.ascend(&seqs, eta).unwrap(),
-                fused.ascend(&seqs, eta).unwrap(),
-                "eta {eta}"
-            );
+            assert_eq!(burn.ascend(&seqs, eta).unwrap(), fused.ascend(&seqs, eta).unwrap(), "eta {eta}");
         }
     }
 

@@ -12,11 +12,7 @@ use crate::{Result, Token};
 /// One is made per proposal, so the size of the Burn variant does not matter.
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Ascent {
-    Burn {
-        outputs: Tensor<3>,
-        gradient: Tensor<3>,
-        decoder: Decoder,
-    },
+    Burn { outputs: Tensor<3>, gradient: Tensor<3>, decoder: Decoder },
     Fused(FusedAscent),
 }
 
@@ -24,12 +20,7 @@ pub(super) enum Ascent {
 const PREDICT_CHUNK: usize = 2000;
 
 fn normalize<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let norm = x
-        .clone()
-        .powi_scalar(2)
-        .sum_dim(D - 1)
-        .sqrt()
-        .clamp_min(1e-12);
+    let norm = x.clone().powi_scalar(2).sum_dim(D - 1).sqrt().clamp_min(1e-12);
     x / norm
 }
 
@@ -47,12 +38,7 @@ impl NaoController {
         for chunk in sequences.chunks(PREDICT_CHUNK) {
             let seqs: Vec<&[Token]> = chunk.iter().map(Vec::as_slice).collect();
             let scores = model.predict(self.tokens(&seqs, &device));
-            out.extend(
-                scores
-                    .into_data()
-                    .try_into_vec::<f32>()
-                    .map_err(|e| crate::Error::Controller(format!("{e:?}")))?,
-            );
+            out.extend(scores.into_data().try_into_vec::<f32>().map_err(|e| crate::Error::Controller(format!("{e:?}")))?);
         }
         Ok(out)
     }
@@ -99,59 +85,35 @@ impl NaoController {
             return Ok(Ascent::Fused(state.engine.ascent(seeds)));
         }
         let seqs: Vec<&[Token]> = seeds.iter().map(Vec::as_slice).collect();
-        let mut quiet = Noise {
-            p: 0.0,
-            rng: &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
-        };
-        let encoded = self
-            .model
-            .encoder
-            .forward(self.tokens(&seqs, &self.device), &mut quiet);
+        let mut quiet = Noise { p: 0.0, rng: &mut rand_chacha::ChaCha8Rng::seed_from_u64(0) };
+        let encoded = self.model.encoder.forward(self.tokens(&seqs, &self.device), &mut quiet);
         let outputs = encoded.outputs.detach().require_grad();
         let embedding = normalize(outputs.clone().mean_dim(1).squeeze_dim::<2>(1));
         let predicted = self.model.predictor.forward(embedding, &mut quiet);
         let grads = predicted.sum().backward();
-        let gradient = outputs.grad(&grads).ok_or_else(|| {
-            crate::Error::Controller("no gradient reached the encoder outputs".into())
-        })?;
-        Ok(Ascent::Burn {
-            outputs: outputs.inner(),
-            gradient,
-            decoder: self.model.valid().decoder,
-        })
+        let gradient = outputs
+            .grad(&grads)
+            .ok_or_else(|| crate::Error::Controller("no gradient reached the encoder outputs".into()))?;
+        Ok(Ascent::Burn { outputs: outputs.inner(), gradient, decoder: self.model.valid().decoder })
     }
 
     pub(super) fn decode_moved(&self, ascent: &Ascent, eta: f32) -> Result<Vec<Vec<Token>>> {
         match ascent {
-            Ascent::Burn {
-                outputs,
-                gradient,
-                decoder,
-            } => {
+            Ascent::Burn { outputs, gradient, decoder } => {
                 let moved = normalize(outputs.clone() + gradient.clone() * eta);
                 let embedding = normalize(moved.clone().mean_dim(1).squeeze_dim::<2>(1));
                 self.decode(decoder, &moved, &embedding)
             }
             Ascent::Fused(ascent) => {
-                let state = self
-                    .fused
-                    .as_ref()
-                    .expect("a fused ascent comes from the fused engine");
-                Ok(state
-                    .engine
-                    .decode_moved(ascent, eta, &self.encoding.allowed))
+                let state = self.fused.as_ref().expect("a fused ascent comes from the fused engine");
+                Ok(state.engine.decode_moved(ascent, eta, &self.encoding.allowed))
             }
         }
     }
 
     /// Greedy autoregressive decoding, restricted at each position to the tokens the
     /// encoding allows there.
-    fn decode(
-        &self,
-        decoder: &Decoder,
-        context: &Tensor<3>,
-        embedding: &Tensor<2>,
-    ) -> Result<Vec<Vec<Token>>> {
+    fn decode(&self, decoder: &Decoder, context: &Tensor<3>, embedding: &Tensor<2>) -> Result<Vec<Vec<Token>>> {
         let [batch, _, _] = context.dims();
         let device = context.device();
         let vocab = self.encoding.vocab_size;
@@ -161,10 +123,7 @@ impl NaoController {
         for allowed in &self.encoding.allowed {
             let (logits, next) = decoder.step(previous, state, context);
             state = next;
-            let logits = logits
-                .into_data()
-                .try_into_vec::<f32>()
-                .map_err(|e| crate::Error::Controller(format!("{e:?}")))?;
+            let logits = logits.into_data().try_into_vec::<f32>().map_err(|e| crate::Error::Controller(format!("{e:?}")))?;
             let mut chosen = Vec::with_capacity(batch);
             for (b, seq) in sequences.iter_mut().enumerate() {
                 let row = &logits[b * vocab..(b + 1) * vocab];
@@ -197,13 +156,8 @@ impl NaoController {
         let mut out = Vec::with_capacity(sequences.len());
         for chunk in sequences.chunks(PREDICT_CHUNK) {
             let seqs: Vec<&[Token]> = chunk.iter().map(Vec::as_slice).collect();
-            let mut quiet = Noise {
-                p: 0.0,
-                rng: &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
-            };
-            let encoded = model
-                .encoder
-                .forward(self.tokens(&seqs, &device), &mut quiet);
+            let mut quiet = Noise { p: 0.0, rng: &mut rand_chacha::ChaCha8Rng::seed_from_u64(0) };
+            let encoded = model.encoder.forward(self.tokens(&seqs, &device), &mut quiet);
             out.extend(self.decode(&model.decoder, &encoded.outputs, &encoded.embedding)?);
         }
         Ok(out)

@@ -12,12 +12,10 @@ mod training;
 
 use std::sync::OnceLock;
 
-pub use model::{
-    Decoder, DecoderState, Encoded, Encoder, Losses, NaoModel, NaoModelConfig, Noise, Predictor,
-};
+pub use model::{Decoder, DecoderState, Encoded, Encoder, Losses, NaoModel, NaoModelConfig, Noise, Predictor};
 
 use burn::module::Module;
-use burn::optim::{decay::WeightDecayConfig, AdamConfig, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -119,12 +117,7 @@ struct FusedState {
 impl NaoController {
     /// A controller for `encoding` on `device` (an autodiff device is derived from it), with
     /// weights, dropout and shuffling drawn from `seed`.
-    pub fn new(
-        settings: NaoSettings,
-        encoding: Encoding,
-        device: &Device,
-        seed: u64,
-    ) -> Result<Self> {
+    pub fn new(settings: NaoSettings, encoding: Encoding, device: &Device, seed: u64) -> Result<Self> {
         if settings.batch_size == 0 || settings.hidden_size == 0 || settings.mlp_layers == 0 {
             return Err(crate::Error::config(
                 "controller.nao",
@@ -159,32 +152,16 @@ impl NaoController {
                 settings.mlp_hidden_size,
                 settings.mlp_layers,
             );
-            FusedState {
-                engine: Fused::from_model(&model, dims),
-                synced: OnceLock::new(),
-            }
+            FusedState { engine: Fused::from_model(&model, dims), synced: OnceLock::new() }
         });
-        Ok(NaoController {
-            settings,
-            encoding,
-            model,
-            optim,
-            fused,
-            rng,
-            device,
-        })
+        Ok(NaoController { settings, encoding, model, optim, fused, rng, device })
     }
 
     /// Builds from a `[controller.nao]` component.
     pub fn from_component(component: &Component, encoding: &Encoding) -> Result<Self> {
         let settings: NaoSettings = component.parse()?;
         let device = component.device.device()?;
-        Self::new(
-            settings,
-            encoding.clone(),
-            &device,
-            component.seed ^ 0x6e61_6f00,
-        )
+        Self::new(settings, encoding.clone(), &device, component.seed ^ 0x6e61_6f00)
     }
 
     /// The settings in use.
@@ -195,9 +172,7 @@ impl NaoController {
     /// The network (for inspection and benchmarks), with the current weights.
     pub fn model(&self) -> &NaoModel {
         match &self.fused {
-            Some(state) => state
-                .synced
-                .get_or_init(|| state.engine.to_model(self.model.clone())),
+            Some(state) => state.synced.get_or_init(|| state.engine.to_model(self.model.clone())),
             None => &self.model,
         }
     }
@@ -218,17 +193,12 @@ impl NaoController {
 
     fn tokens(&self, sequences: &[&[Token]], device: &Device) -> Tensor<2, Int> {
         let length = self.encoding.length();
-        let data: Vec<i64> = sequences
-            .iter()
-            .flat_map(|s| s.iter().map(|&t| t as i64))
-            .collect();
+        let data: Vec<i64> = sequences.iter().flat_map(|s| s.iter().map(|&t| t as i64)).collect();
         Tensor::from_data(TensorData::new(data, [sequences.len(), length]), device)
     }
 
     fn check(&self, sequence: &[Token]) -> Result<()> {
-        if sequence.len() != self.encoding.length()
-            || sequence.iter().any(|&t| t >= self.encoding.vocab_size)
-        {
+        if sequence.len() != self.encoding.length() || sequence.iter().any(|&t| t >= self.encoding.vocab_size) {
             return Err(crate::Error::Controller(format!(
                 "sequence {sequence:?} does not match the encoding (length {}, vocabulary {})",
                 self.encoding.length(),
@@ -264,33 +234,15 @@ mod tests {
 
     fn encoding() -> Encoding {
         // Alternating "edge" positions (tokens 1-2) and "op" positions (tokens 3-5).
-        Encoding {
-            vocab_size: 6,
-            allowed: (0..8)
-                .map(|i| {
-                    if i % 2 == 0 {
-                        vec![1, 2]
-                    } else {
-                        vec![3, 4, 5]
-                    }
-                })
-                .collect(),
-        }
+        Encoding { vocab_size: 6, allowed: (0..8).map(|i| if i % 2 == 0 { vec![1, 2] } else { vec![3, 4, 5] }).collect() }
     }
 
     fn examples() -> Vec<Example> {
         // Score = number of "2" tokens, a learnable function of the sequence.
         (0..64u32)
             .map(|i| {
-                let tokens: Vec<Token> = (0..8)
-                    .map(|p| {
-                        if p % 2 == 0 {
-                            1 + ((i >> (p / 2)) & 1) as usize
-                        } else {
-                            3 + (i as usize + p) % 3
-                        }
-                    })
-                    .collect();
+                let tokens: Vec<Token> =
+                    (0..8).map(|p| if p % 2 == 0 { 1 + ((i >> (p / 2)) & 1) as usize } else { 3 + (i as usize + p) % 3 }).collect();
                 let score = tokens.iter().filter(|&&t| t == 2).count() as f32 - 2.0;
                 Example { tokens, score }
             })
@@ -298,12 +250,7 @@ mod tests {
     }
 
     fn controller(seed: u64) -> NaoController {
-        let settings = NaoSettings {
-            batch_size: 32,
-            dropout: 0.0,
-            lr: 0.01,
-            ..NaoSettings::default()
-        };
+        let settings = NaoSettings { batch_size: 32, dropout: 0.0, lr: 0.01, ..NaoSettings::default() };
         NaoController::new(settings, encoding(), &Device::flex(), seed).unwrap()
     }
 
@@ -313,14 +260,8 @@ mod tests {
         let data = examples();
         let first = c.fit(&data, 1).unwrap();
         let later = c.fit(&data, 60).unwrap();
-        assert!(
-            later.score_loss < first.score_loss * 0.5,
-            "{first:?} -> {later:?}"
-        );
-        assert!(
-            later.reconstruction_loss < first.reconstruction_loss * 0.5,
-            "{first:?} -> {later:?}"
-        );
+        assert!(later.score_loss < first.score_loss * 0.5, "{first:?} -> {later:?}");
+        assert!(later.reconstruction_loss < first.reconstruction_loss * 0.5, "{first:?} -> {later:?}");
         assert_eq!(later.steps, 120);
     }
 
@@ -337,19 +278,13 @@ mod tests {
                 offered += 1;
                 assert_eq!(s.len(), 8);
                 for (p, t) in s.iter().enumerate() {
-                    assert!(
-                        encoding().allowed[p].contains(t),
-                        "token {t} not allowed at {p}"
-                    );
+                    assert!(encoding().allowed[p].contains(t), "token {t} not allowed at {p}");
                 }
                 offered % 2 == 0
             })
             .unwrap();
         assert_eq!(kept.len(), 3);
-        assert!(
-            c.predict(&[vec![0; 3]]).is_err(),
-            "wrong length is an error"
-        );
+        assert!(c.predict(&[vec![0; 3]]).is_err(), "wrong length is an error");
     }
 
     #[test]

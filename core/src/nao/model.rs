@@ -38,11 +38,7 @@ impl NaoModelConfig {
         let mut mlp = Vec::with_capacity(self.mlp_layers);
         for i in 0..self.mlp_layers {
             let d_in = if i == 0 { h } else { self.mlp_hidden_size };
-            let d_out = if i + 1 == self.mlp_layers {
-                h
-            } else {
-                self.mlp_hidden_size
-            };
+            let d_out = if i + 1 == self.mlp_layers { h } else { self.mlp_hidden_size };
             mlp.push(linear(rng, d_in, d_out, true, device));
         }
         NaoModel {
@@ -52,10 +48,7 @@ impl NaoModelConfig {
                 recurrent: uniform(rng, [2, h, 4 * h], 1.0 / (h as f32).sqrt(), device),
                 out_proj: linear(rng, 2 * h, h, true, device),
             },
-            predictor: Predictor {
-                mlp,
-                regressor: linear(rng, h, 1, true, device),
-            },
+            predictor: Predictor { mlp, regressor: linear(rng, h, 1, true, device) },
             decoder: Decoder {
                 embedding: embedding(rng, self.vocab_size, h, device),
                 input_gates: linear_bound(rng, h, 4 * h, 1.0 / (h as f32).sqrt(), device),
@@ -68,28 +61,14 @@ impl NaoModelConfig {
     }
 }
 
-fn uniform<const D: usize>(
-    rng: &mut ChaCha8Rng,
-    shape: [usize; D],
-    bound: f32,
-    device: &Device,
-) -> Param<Tensor<D>> {
+fn uniform<const D: usize>(rng: &mut ChaCha8Rng, shape: [usize; D], bound: f32, device: &Device) -> Param<Tensor<D>> {
     let n = shape.iter().product();
     let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..=bound)).collect();
     Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
 }
 
-fn linear_bound(
-    rng: &mut ChaCha8Rng,
-    d_in: usize,
-    d_out: usize,
-    bound: f32,
-    device: &Device,
-) -> Linear {
-    Linear {
-        weight: uniform(rng, [d_in, d_out], bound, device),
-        bias: Some(uniform(rng, [d_out], bound, device)),
-    }
+fn linear_bound(rng: &mut ChaCha8Rng, d_in: usize, d_out: usize, bound: f32, device: &Device) -> Linear {
+    Linear { weight: uniform(rng, [d_in, d_out], bound, device), bias: Some(uniform(rng, [d_out], bound, device)) }
 }
 
 fn linear(rng: &mut ChaCha8Rng, d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
@@ -109,12 +88,7 @@ fn embedding(rng: &mut ChaCha8Rng, vocab: usize, h: usize, device: &Device) -> E
             (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
         })
         .collect();
-    Embedding {
-        weight: Param::from_tensor(Tensor::from_data(
-            TensorData::new(values, [vocab, h]),
-            device,
-        )),
-    }
+    Embedding { weight: Param::from_tensor(Tensor::from_data(TensorData::new(values, [vocab, h]), device)) }
 }
 
 /// Dropout masks drawn from the controller's own generator, so that training is reproducible
@@ -134,15 +108,8 @@ impl Noise<'_> {
         let shape = x.shape();
         let keep = 1.0 - self.p;
         let scale = (1.0 / keep) as f32;
-        let mask: Vec<f32> = (0..shape.num_elements())
-            .map(|_| {
-                if self.rng.random_bool(keep) {
-                    scale
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let mask: Vec<f32> =
+            (0..shape.num_elements()).map(|_| if self.rng.random_bool(keep) { scale } else { 0.0 }).collect();
         let mask = Tensor::<D>::from_data(TensorData::new(mask, shape), &x.device());
         x * mask
     }
@@ -150,12 +117,7 @@ impl Noise<'_> {
 
 /// L2-normalises along the last dimension (as `F.normalize(x, 2, -1)`).
 fn normalize<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let norm = x
-        .clone()
-        .powi_scalar(2)
-        .sum_dim(D - 1)
-        .sqrt()
-        .clamp_min(1e-12);
+    let norm = x.clone().powi_scalar(2).sum_dim(D - 1).sqrt().clamp_min(1e-12);
     x / norm
 }
 
@@ -163,12 +125,7 @@ fn normalize<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 ///
 /// `gates_in`: `[dirs, batch, 4h]` input projections; `h`, `c`: `[dirs, batch, h]`;
 /// `recurrent`: `[dirs, h, 4h]`. Gate order: input, forget, output, cell.
-fn lstm_step(
-    gates_in: Tensor<3>,
-    h: Tensor<3>,
-    c: Tensor<3>,
-    recurrent: &Tensor<3>,
-) -> (Tensor<3>, Tensor<3>) {
+fn lstm_step(gates_in: Tensor<3>, h: Tensor<3>, c: Tensor<3>, recurrent: &Tensor<3>) -> (Tensor<3>, Tensor<3>) {
     let [dirs, batch, four_h] = gates_in.dims();
     let hidden = four_h / 4;
     let gates = gates_in + h.matmul(recurrent.clone());
@@ -210,13 +167,9 @@ impl Encoder {
         let hidden = x.dims()[2];
         let gates = self.input_gates.forward(x.clone()); // [b, t, 8h]
         let forward_gates = gates.clone().slice([0..batch, 0..length, 0..4 * hidden]);
-        let backward_gates = gates
-            .slice([0..batch, 0..length, 4 * hidden..8 * hidden])
-            .flip([1]);
+        let backward_gates = gates.slice([0..batch, 0..length, 4 * hidden..8 * hidden]).flip([1]);
         // [t, 2, b, 4h]: step s sees position s forwards and position t-1-s backwards.
-        let steps = Tensor::stack::<4>(vec![forward_gates, backward_gates], 0)
-            .swap_dims(0, 2)
-            .swap_dims(1, 2);
+        let steps = Tensor::stack::<4>(vec![forward_gates, backward_gates], 0).swap_dims(0, 2).swap_dims(1, 2);
         let recurrent = self.recurrent.val();
         let device = x.device();
         let mut h = Tensor::<3>::zeros([2, batch, hidden], &device);
@@ -228,14 +181,8 @@ impl Encoder {
             outs.push(h.clone());
         }
         let outs = Tensor::stack::<4>(outs, 0); // [t, 2, b, h]
-        let fwd: Tensor<3> = outs
-            .clone()
-            .slice([0..length, 0..1, 0..batch, 0..hidden])
-            .squeeze_dim(1);
-        let bwd: Tensor<3> = outs
-            .slice([0..length, 1..2, 0..batch, 0..hidden])
-            .squeeze_dim::<3>(1)
-            .flip([0]);
+        let fwd: Tensor<3> = outs.clone().slice([0..length, 0..1, 0..batch, 0..hidden]).squeeze_dim(1);
+        let bwd: Tensor<3> = outs.slice([0..length, 1..2, 0..batch, 0..hidden]).squeeze_dim::<3>(1).flip([0]);
         let both = Tensor::cat(vec![fwd, bwd], 2).swap_dims(0, 1); // [b, t, 2h]
         let outputs = normalize(x + self.out_proj.forward(both));
         let embedding = normalize(outputs.clone().mean_dim(1).squeeze_dim::<2>(1));
@@ -292,15 +239,9 @@ impl Decoder {
     /// Everything after the LSTM: residual, attention, residual, output projection.
     fn head(&self, x: Tensor<3>, lstm_out: Tensor<3>, context: &Tensor<3>) -> Tensor<3> {
         let x = (x + lstm_out) * SQRT_HALF;
-        let scores = self
-            .attn_input
-            .forward(x.clone())
-            .matmul(context.clone().swap_dims(1, 2));
+        let scores = self.attn_input.forward(x.clone()).matmul(context.clone().swap_dims(1, 2));
         let mix = softmax(scores, 2).matmul(context.clone());
-        let attended = self
-            .attn_output
-            .forward(Tensor::cat(vec![mix, x.clone()], 2))
-            .tanh();
+        let attended = self.attn_output.forward(Tensor::cat(vec![mix, x.clone()], 2)).tanh();
         let x = (x + attended) * SQRT_HALF;
         self.out.forward(x)
     }
@@ -311,13 +252,7 @@ impl Decoder {
     /// - inputs: `[batch, length]` (the target shifted right, starting with token 0)
     /// - context: `[batch, length, h]`
     /// - output: `[batch, length, vocab]`
-    pub fn forward(
-        &self,
-        inputs: Tensor<2, Int>,
-        state: DecoderState,
-        context: &Tensor<3>,
-        noise: &mut Noise<'_>,
-    ) -> Tensor<3> {
+    pub fn forward(&self, inputs: Tensor<2, Int>, state: DecoderState, context: &Tensor<3>, noise: &mut Noise<'_>) -> Tensor<3> {
         let [batch, length] = inputs.dims();
         let x = noise.apply(self.embedding.forward(inputs));
         let gates = self.input_gates.forward(x.clone()).swap_dims(0, 1); // [t, b, 4h]
@@ -329,19 +264,12 @@ impl Decoder {
             outs.push(h.clone());
         }
         let hidden = h.dims()[2];
-        let lstm_out = Tensor::cat(outs, 0)
-            .swap_dims(0, 1)
-            .reshape([batch, length, hidden]);
+        let lstm_out = Tensor::cat(outs, 0).swap_dims(0, 1).reshape([batch, length, hidden]);
         log_softmax(self.head(x, lstm_out, context), 2)
     }
 
     /// One autoregressive step: logits of the next token for `[batch]` previous tokens.
-    pub fn step(
-        &self,
-        previous: Tensor<1, Int>,
-        state: DecoderState,
-        context: &Tensor<3>,
-    ) -> (Tensor<2>, DecoderState) {
+    pub fn step(&self, previous: Tensor<1, Int>, state: DecoderState, context: &Tensor<3>) -> (Tensor<2>, DecoderState) {
         let x = self.embedding.forward(previous.unsqueeze_dim(1)); // [b, 1, h]
         let gates = self.input_gates.forward(x.clone()).swap_dims(0, 1); // [1, b, 4h]
         let (h, c) = lstm_step(gates, state.h, state.c, &self.recurrent.val());
@@ -376,10 +304,7 @@ impl NaoModel {
     /// # Shapes
     /// - tokens: `[batch, length]` -> `[batch]`
     pub fn predict(&self, tokens: Tensor<2, Int>) -> Tensor<1> {
-        let mut noise = Noise {
-            p: 0.0,
-            rng: &mut rand::SeedableRng::seed_from_u64(0),
-        };
+        let mut noise = Noise { p: 0.0, rng: &mut rand::SeedableRng::seed_from_u64(0) };
         let encoded = self.encoder.forward(tokens, &mut noise);
         self.predictor.forward(encoded.embedding, &mut noise)
     }
@@ -388,26 +313,15 @@ impl NaoModel {
     ///
     /// # Shapes
     /// - tokens, decoder_inputs: `[batch, length]`; scores: `[batch]`
-    pub fn losses(
-        &self,
-        tokens: Tensor<2, Int>,
-        decoder_inputs: Tensor<2, Int>,
-        scores: Tensor<1>,
-        noise: &mut Noise<'_>,
-    ) -> Losses {
+    pub fn losses(&self, tokens: Tensor<2, Int>, decoder_inputs: Tensor<2, Int>, scores: Tensor<1>, noise: &mut Noise<'_>) -> Losses {
         let [batch, length] = tokens.dims();
         let encoded = self.encoder.forward(tokens.clone(), noise);
         let predicted = self.predictor.forward(encoded.embedding.clone(), noise);
         let score = (predicted - scores).powi_scalar(2).mean();
         let state = Decoder::init_state(&encoded.embedding);
-        let log_probs = self
-            .decoder
-            .forward(decoder_inputs, state, &encoded.outputs, noise);
+        let log_probs = self.decoder.forward(decoder_inputs, state, &encoded.outputs, noise);
         let picked = log_probs.gather(2, tokens.reshape([batch, length, 1]));
         let reconstruction = picked.mean().neg();
-        Losses {
-            score,
-            reconstruction,
-        }
+        Losses { score, reconstruction }
     }
 }

@@ -41,11 +41,9 @@ impl ModuleVisitor for ScaleGrads<'_> {
 pub(crate) fn progress(len: usize, message: &str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{msg:>24} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     bar.set_message(message.to_string());
     bar
@@ -54,10 +52,7 @@ pub(crate) fn progress(len: usize, message: &str) -> ProgressBar {
 impl NaoController {
     /// Clips the global gradient norm to `grad_bound`, as `clip_grad_norm_` does.
     fn clip(&self, grads: &mut GradientsParams) {
-        let mut norm = SquaredNorm {
-            grads,
-            parts: Vec::new(),
-        };
+        let mut norm = SquaredNorm { grads, parts: Vec::new() };
         self.model.visit(&mut norm);
         if norm.parts.is_empty() {
             return;
@@ -65,10 +60,7 @@ impl NaoController {
         let total = Tensor::cat(norm.parts, 0).sum().sqrt().into_scalar::<f32>();
         let bound = self.settings.grad_bound;
         if total.is_finite() && total > bound {
-            self.model.visit(&mut ScaleGrads {
-                grads,
-                factor: bound / (total + 1e-6),
-            });
+            self.model.visit(&mut ScaleGrads { grads, factor: bound / (total + 1e-6) });
         }
     }
 
@@ -76,10 +68,7 @@ impl NaoController {
         for e in examples {
             self.check(&e.tokens)?;
         }
-        let mut report = FitReport {
-            epochs,
-            ..FitReport::default()
-        };
+        let mut report = FitReport { epochs, ..FitReport::default() };
         if examples.is_empty() || epochs == 0 {
             return Ok(report);
         }
@@ -96,16 +85,10 @@ impl NaoController {
             let last = epoch + 1 == epochs;
             let (mut score_sum, mut rec_sum, mut seen) = (0.0, 0.0, 0usize);
             for batch in order.chunks(self.settings.batch_size) {
-                let seqs: Vec<&[usize]> = batch
-                    .iter()
-                    .map(|&i| examples[i].tokens.as_slice())
-                    .collect();
+                let seqs: Vec<&[usize]> = batch.iter().map(|&i| examples[i].tokens.as_slice()).collect();
                 let scores: Vec<f32> = batch.iter().map(|&i| examples[i].score).collect();
                 if let Some(state) = &mut self.fused {
-                    let (score, rec) =
-                        state
-                            .engine
-                            .train_step(&seqs, &scores, &self.settings, &mut self.rng);
+                    let (score, rec) = state.engine.train_step(&seqs, &scores, &self.settings, &mut self.rng);
                     report.steps += 1;
                     if last {
                         score_sum += score * batch.len() as f64;
@@ -118,33 +101,21 @@ impl NaoController {
                 // Teacher forcing: the decoder reads the target shifted right behind token 0.
                 let shifted: Vec<i64> = seqs
                     .iter()
-                    .flat_map(|s| {
-                        std::iter::once(0).chain(s[..length - 1].iter().map(|&t| t as i64))
-                    })
+                    .flat_map(|s| std::iter::once(0).chain(s[..length - 1].iter().map(|&t| t as i64)))
                     .collect();
-                let decoder_inputs = Tensor::<2, Int>::from_data(
-                    TensorData::new(shifted, [batch.len(), length]),
-                    &self.device,
-                );
-                let scores =
-                    Tensor::<1>::from_data(TensorData::new(scores, [batch.len()]), &self.device);
-                let mut noise = Noise {
-                    p: self.settings.dropout,
-                    rng: &mut self.rng,
-                };
-                let losses = self
-                    .model
-                    .losses(tokens, decoder_inputs, scores, &mut noise);
-                let loss =
-                    losses.score.clone() * lambda + losses.reconstruction.clone() * (1.0 - lambda);
+                let decoder_inputs =
+                    Tensor::<2, Int>::from_data(TensorData::new(shifted, [batch.len(), length]), &self.device);
+                let scores = Tensor::<1>::from_data(TensorData::new(scores, [batch.len()]), &self.device);
+                let mut noise = Noise { p: self.settings.dropout, rng: &mut self.rng };
+                let losses = self.model.losses(tokens, decoder_inputs, scores, &mut noise);
+                let loss = losses.score.clone() * lambda + losses.reconstruction.clone() * (1.0 - lambda);
                 let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
                 self.clip(&mut grads);
                 self.model = self.optim.step(self.settings.lr, self.model.clone(), grads);
                 report.steps += 1;
                 if last {
                     score_sum += losses.score.into_scalar::<f32>() as f64 * batch.len() as f64;
-                    rec_sum +=
-                        losses.reconstruction.into_scalar::<f32>() as f64 * batch.len() as f64;
+                    rec_sum += losses.reconstruction.into_scalar::<f32>() as f64 * batch.len() as f64;
                     seen += batch.len();
                 }
             }

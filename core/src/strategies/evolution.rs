@@ -25,10 +25,7 @@ pub struct EvolutionSettings {
 
 impl Default for EvolutionSettings {
     fn default() -> Self {
-        EvolutionSettings {
-            population: 100,
-            sample: 10,
-        }
+        EvolutionSettings { population: 100, sample: 10 }
     }
 }
 
@@ -38,11 +35,7 @@ struct Member {
 }
 
 /// Picks the best of `sample` members drawn uniformly with replacement.
-fn tournament<'a>(
-    population: &'a VecDeque<Member>,
-    sample: usize,
-    rng: &mut dyn rand::RngCore,
-) -> &'a Member {
+fn tournament<'a>(population: &'a VecDeque<Member>, sample: usize, rng: &mut dyn rand::RngCore) -> &'a Member {
     (0..sample.max(1))
         .map(|_| &population[rng.random_range(0..population.len())])
         .max_by(|a, b| a.signal.total_cmp(&b.signal))
@@ -56,10 +49,7 @@ fn initial_population(ctx: &mut SearchContext<'_>, size: usize) -> Result<VecDeq
         .oracle
         .history()
         .iter()
-        .map(|r| Member {
-            arch: r.arch.clone(),
-            signal: r.measurement.signal,
-        })
+        .map(|r| Member { arch: r.arch.clone(), signal: r.measurement.signal })
         .collect())
 }
 
@@ -80,9 +70,7 @@ impl Strategy for RegularizedEvolution {
         let mut population = initial_population(ctx, self.settings.population.max(1))?;
         let mut stale = 0;
         while ctx.oracle.remaining() > 0 && !population.is_empty() && stale < MAX_STALE {
-            let parent = tournament(&population, self.settings.sample, ctx.rng)
-                .arch
-                .clone();
+            let parent = tournament(&population, self.settings.sample, ctx.rng).arch.clone();
             let child = ctx.space.mutate(&parent, ctx.rng);
             let generation = ctx.oracle.spent();
             let signal = match ctx.oracle.query(&child, generation, None)? {
@@ -97,10 +85,7 @@ impl Strategy for RegularizedEvolution {
                 }
                 Answer::OverBudget => break,
             };
-            population.push_back(Member {
-                arch: child,
-                signal,
-            });
+            population.push_back(Member { arch: child, signal });
             population.pop_front();
         }
         Ok(())
@@ -162,28 +147,13 @@ impl Strategy for SemiEvolution {
         let space = ctx.space.clone();
         let mut population = initial_population(ctx, s.population.max(1))?;
         let mut controller = (ctx.controller)()?;
-        let semi = SemiSupervised {
-            m: s.m,
-            up_sample: s.up_sample,
-            pretrain_epochs: s.pretrain_epochs,
-            epochs: s.epochs,
-        };
+        let semi = SemiSupervised { m: s.m, up_sample: s.up_sample, pretrain_epochs: s.pretrain_epochs, epochs: s.epochs };
         let mut generation = 0;
         while ctx.oracle.remaining() > 0 && !population.is_empty() {
             generation += 1;
-            let labelled: Vec<(Arch, f64)> = ctx
-                .oracle
-                .history()
-                .iter()
-                .map(|r| (r.arch.clone(), r.measurement.signal))
-                .collect();
-            let (normalizer, _) = train_semi_supervised(
-                controller.as_mut(),
-                space.as_ref(),
-                &labelled,
-                &semi,
-                ctx.rng,
-            )?;
+            let labelled: Vec<(Arch, f64)> =
+                ctx.oracle.history().iter().map(|r| (r.arch.clone(), r.measurement.signal)).collect();
+            let (normalizer, _) = train_semi_supervised(controller.as_mut(), space.as_ref(), &labelled, &semi, ctx.rng)?;
             // Propose distinct, unevaluated children from independent tournaments.
             let mut keys = HashSet::new();
             let mut children = Vec::with_capacity(s.children);
@@ -200,10 +170,7 @@ impl Strategy for SemiEvolution {
             if children.is_empty() {
                 break;
             }
-            let tokens = children
-                .iter()
-                .map(|c| space.encode(c))
-                .collect::<Result<Vec<_>>>()?;
+            let tokens = children.iter().map(|c| space.encode(c)).collect::<Result<Vec<_>>>()?;
             let predicted = controller.predict(&tokens)?;
             let mut order: Vec<usize> = (0..children.len()).collect();
             order.sort_by(|&a, &b| predicted[b].total_cmp(&predicted[a]));
@@ -211,10 +178,7 @@ impl Strategy for SemiEvolution {
                 let prediction = Some(normalizer.inverse(predicted[i]));
                 match ctx.oracle.query(&children[i], generation, prediction)? {
                     Answer::New(m) | Answer::Known(m) => {
-                        population.push_back(Member {
-                            arch: children[i].clone(),
-                            signal: m.signal,
-                        });
+                        population.push_back(Member { arch: children[i].clone(), signal: m.signal });
                         population.pop_front();
                     }
                     Answer::OverBudget => return Ok(()),

@@ -3,12 +3,10 @@
 
 mod evolution;
 mod random;
-pub mod semi;
 mod seminas;
+pub mod semi;
 
-pub use evolution::{
-    EvolutionSettings, RegularizedEvolution, SemiEvolution, SemiEvolutionSettings,
-};
+pub use evolution::{EvolutionSettings, RegularizedEvolution, SemiEvolution, SemiEvolutionSettings};
 pub use random::{evaluate_random, RandomSearch};
 pub use seminas::{SemiNas, SemiNasSettings};
 
@@ -33,13 +31,9 @@ pub fn register(registry: &mut Registry) -> Result<()> {
         "NAO: gradient ascent in the controller's embedding space, labelled data only",
         "n = 100\nk = 100\nnew_per_iteration = 100\npretrain_epochs = 1000",
         |c| {
-            let mut defaults =
-                toml::Table::try_from(SemiNasSettings::nao()).expect("settings serialise");
+            let mut defaults = toml::Table::try_from(SemiNasSettings::nao()).expect("settings serialise");
             defaults.extend(c.table.clone());
-            let c = crate::Component {
-                table: defaults,
-                ..c.clone()
-            };
+            let c = crate::Component { table: defaults, ..c.clone() };
             Ok(Box::new(SemiNas::new(c.parse()?)))
         },
     )?;

@@ -8,11 +8,7 @@ const MAX_REPEATS: usize = 10_000;
 
 /// Evaluates up to `count` new random architectures, recorded under `iteration`. Stops early
 /// when the budget is spent or the space seems exhausted. Returns how many were evaluated.
-pub fn evaluate_random(
-    ctx: &mut SearchContext<'_>,
-    count: usize,
-    iteration: usize,
-) -> Result<usize> {
+pub fn evaluate_random(ctx: &mut SearchContext<'_>, count: usize, iteration: usize) -> Result<usize> {
     let mut evaluated = 0;
     let mut repeats = 0;
     while evaluated < count && repeats < MAX_REPEATS {

@@ -22,10 +22,7 @@ impl Normalizer {
     pub fn fit(signals: &[f64]) -> Self {
         let mean = crate::stats::mean(signals);
         let std = crate::stats::std_dev(signals);
-        Normalizer {
-            mean,
-            std: if std > 1e-12 { std } else { 1.0 },
-        }
+        Normalizer { mean, std: if std > 1e-12 { std } else { 1.0 } }
     }
 
     /// Signal to normalised score.
@@ -78,9 +75,7 @@ pub fn sample_unlabelled(
     let mut misses = 0usize;
     while out.len() < m && misses < 20 * m.max(50) {
         let arch = space.sample(rng);
-        let fresh = space
-            .key(&arch)
-            .is_ok_and(|key| !exclude.contains(&key) && seen.insert(key));
+        let fresh = space.key(&arch).is_ok_and(|key| !exclude.contains(&key) && seen.insert(key));
         if fresh {
             out.push(arch);
         } else {
@@ -113,37 +108,20 @@ pub fn train_semi_supervised(
             labelled: true,
         });
     }
-    let examples: Vec<Example> = combined
-        .iter()
-        .map(|s| Example {
-            tokens: s.tokens.clone(),
-            score: s.score,
-        })
-        .collect();
+    let examples: Vec<Example> =
+        combined.iter().map(|s| Example { tokens: s.tokens.clone(), score: s.score }).collect();
     controller.fit(&examples, settings.pretrain_epochs)?;
     if settings.m > 0 {
         let unlabelled = sample_unlabelled(space, settings.m, &keys, rng);
-        let tokens = unlabelled
-            .iter()
-            .map(|a| space.encode(a))
-            .collect::<Result<Vec<_>>>()?;
+        let tokens = unlabelled.iter().map(|a| space.encode(a)).collect::<Result<Vec<_>>>()?;
         let predicted = controller.predict(&tokens)?;
-        let mut all: Vec<Example> =
-            Vec::with_capacity(examples.len() * settings.up_sample.max(1) + tokens.len());
+        let mut all: Vec<Example> = Vec::with_capacity(examples.len() * settings.up_sample.max(1) + tokens.len());
         for _ in 0..settings.up_sample.max(1) {
             all.extend(examples.iter().cloned());
         }
         for ((arch, tokens), score) in unlabelled.into_iter().zip(tokens).zip(predicted) {
-            all.push(Example {
-                tokens: tokens.clone(),
-                score,
-            });
-            combined.push(Scored {
-                arch,
-                tokens,
-                score,
-                labelled: false,
-            });
+            all.push(Example { tokens: tokens.clone(), score });
+            combined.push(Scored { arch, tokens, score, labelled: false });
         }
         controller.fit(&all, settings.epochs)?;
     } else if settings.epochs > 0 {

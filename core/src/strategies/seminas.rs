@@ -55,12 +55,7 @@ impl SemiNasSettings {
 
     /// Defaults of `nao`.
     pub fn nao() -> Self {
-        SemiNasSettings {
-            m: 0,
-            up_sample: 1,
-            epochs: 0,
-            ..Self::seminas()
-        }
+        SemiNasSettings { m: 0, up_sample: 1, epochs: 0, ..Self::seminas() }
     }
 }
 
@@ -89,46 +84,24 @@ impl Strategy for SemiNas {
         // Lines 2-3: N random architectures, evaluated.
         super::random::evaluate_random(ctx, s.n, 0)?;
         let mut controller = (ctx.controller)()?;
-        let semi = SemiSupervised {
-            m: s.m,
-            up_sample: s.up_sample,
-            pretrain_epochs: s.pretrain_epochs,
-            epochs: s.epochs,
-        };
+        let semi = SemiSupervised { m: s.m, up_sample: s.up_sample, pretrain_epochs: s.pretrain_epochs, epochs: s.epochs };
         let mut iteration = 0;
         while ctx.oracle.remaining() > 0 && s.iterations.is_none_or(|l| iteration < l) {
             iteration += 1;
-            let labelled: Vec<(Arch, f64)> = ctx
-                .oracle
-                .history()
-                .iter()
-                .map(|r| (r.arch.clone(), r.measurement.signal))
-                .collect();
+            let labelled: Vec<(Arch, f64)> =
+                ctx.oracle.history().iter().map(|r| (r.arch.clone(), r.measurement.signal)).collect();
             // Lines 5-8.
-            let (normalizer, combined) = train_semi_supervised(
-                controller.as_mut(),
-                space.as_ref(),
-                &labelled,
-                &semi,
-                ctx.rng,
-            )?;
+            let (normalizer, combined) =
+                train_semi_supervised(controller.as_mut(), space.as_ref(), &labelled, &semi, ctx.rng)?;
             // Line 9: top K of the combined set as seeds, then gradient ascent.
-            let seeds: Vec<Vec<usize>> = combined
-                .iter()
-                .take(s.k)
-                .map(|c| c.tokens.clone())
-                .collect();
+            let seeds: Vec<Vec<usize>> = combined.iter().take(s.k).map(|c| c.tokens.clone()).collect();
             let wanted = s.new_per_iteration.min(ctx.oracle.remaining());
             let mut chosen: HashSet<String> = HashSet::new();
             let mut fresh: Vec<Arch> = Vec::with_capacity(wanted);
             let oracle = &*ctx.oracle;
             let proposals = controller.propose(&seeds, wanted, &mut |tokens| {
-                let Ok(arch) = space.decode(tokens) else {
-                    return false;
-                };
-                let Ok(key) = space.key(&arch) else {
-                    return false;
-                };
+                let Ok(arch) = space.decode(tokens) else { return false };
+                let Ok(key) = space.key(&arch) else { return false };
                 if oracle.knows(&arch) || !chosen.insert(key) {
                     return false;
                 }
@@ -140,8 +113,7 @@ impl Strategy for SemiNas {
             // Line 10: evaluate them.
             for (arch, predicted) in fresh.iter().zip(predictions) {
                 if let Answer::OverBudget =
-                    ctx.oracle
-                        .query(arch, iteration, Some(normalizer.inverse(predicted)))?
+                    ctx.oracle.query(arch, iteration, Some(normalizer.inverse(predicted)))?
                 {
                     return Ok(());
                 }

@@ -7,9 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use seminas_core::strategies::semi::SemiSupervised;
-use seminas_core::{
-    Arch, ComponentKind, Config, DeviceSpec, Registry, TableEvaluator, TableSettings,
-};
+use seminas_core::{Arch, ComponentKind, Config, DeviceSpec, Registry, TableEvaluator, TableSettings};
 
 #[path = "data.rs"]
 mod data;
@@ -88,8 +86,7 @@ struct ThroughputArgs {
 
 /// The main job, run by `seminas search` without `--config`: SemiNAS on NAS-Bench-101 cells
 /// trained from scratch on the embedded handwritten digits.
-pub const DEFAULT_CONFIG: &str =
-    include_str!("../../../examples/configs/nasbench101-train-digits.toml");
+pub const DEFAULT_CONFIG: &str = include_str!("../../../examples/configs/nasbench101-train-digits.toml");
 
 #[derive(Args, Debug)]
 struct SearchArgs {
@@ -205,9 +202,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Search(args) => search(args),
         Command::List { json, plugin } => list(json, &plugin),
         Command::Experiment(args) => experiment(args),
-        Command::Predictor {
-            command: PredictorCommand::Eval(args),
-        } => predictor_eval(args),
+        Command::Predictor { command: PredictorCommand::Eval(args) } => predictor_eval(args),
         Command::Data { command } => data::data(command),
         Command::Space { command } => data::space(command),
         Command::TrainThroughput(args) => train_throughput(args),
@@ -225,10 +220,7 @@ fn list(json: bool, plugins: &[PathBuf]) -> Result<()> {
         if json {
             println!("{}", serde_json::to_string(&item)?);
         } else {
-            println!(
-                "{:<11} {:<20} {:<22} {}",
-                item.kind, item.name, item.origin, item.description
-            );
+            println!("{:<11} {:<20} {:<22} {}", item.kind, item.name, item.origin, item.description);
         }
     }
     Ok(())
@@ -275,14 +267,11 @@ fn search(args: SearchArgs) -> Result<()> {
 
 fn resume(dir: &Path) -> Result<()> {
     if dir.join("summary.json").exists() {
-        bail!(
-            "{} holds a finished run (summary.json exists); nothing to resume",
-            dir.display()
-        );
+        bail!("{} holds a finished run (summary.json exists); nothing to resume", dir.display());
     }
     let config_path = dir.join("config.toml");
-    let mut config = Config::load(&config_path)
-        .with_context(|| format!("{} is not a seminas run folder", dir.display()))?;
+    let mut config =
+        Config::load(&config_path).with_context(|| format!("{} is not a seminas run folder", dir.display()))?;
     let registry = registry(&[], Some(&mut config))?;
     let prepared = seminas_core::prepare(&registry, config)?;
     eprintln!("resuming the run in {}", dir.display());
@@ -294,12 +283,7 @@ fn resume(dir: &Path) -> Result<()> {
 fn print_summary(summary: &seminas_core::Summary, out: &Path) {
     println!(
         "{} on {} ({}), seed {}: {} queries in {:.1} s",
-        summary.strategy,
-        summary.space,
-        summary.evaluator,
-        summary.seed,
-        summary.queries,
-        summary.wall_seconds
+        summary.strategy, summary.space, summary.evaluator, summary.seed, summary.queries, summary.wall_seconds
     );
     if let Some(best) = &summary.best {
         match &best.details {
@@ -317,10 +301,7 @@ fn print_summary(summary: &seminas_core::Summary, out: &Path) {
             println!("  {name}: {value:.6}");
         }
         if let (Some(regret), Some(facts)) = (best.regret, &summary.facts) {
-            println!(
-                "  regret to the optimum {:.6} of {}: {regret:.6}",
-                facts.optimum, facts.metric
-            );
+            println!("  regret to the optimum {:.6} of {}: {regret:.6}", facts.optimum, facts.metric);
         }
         if let (Some(rank), Some(facts)) = (best.rank, &summary.facts) {
             println!("  rank: {rank} of {}", facts.size);
@@ -333,11 +314,7 @@ fn print_summary(summary: &seminas_core::Summary, out: &Path) {
     println!("summary: {}", out.join("summary.json").display());
 }
 
-fn load_rows(
-    space: &dyn seminas_core::SearchSpace,
-    path: &Path,
-    args: &PredictorArgs,
-) -> Result<Vec<(Arch, f64)>> {
+fn load_rows(space: &dyn seminas_core::SearchSpace, path: &Path, args: &PredictorArgs) -> Result<Vec<(Arch, f64)>> {
     let settings = TableSettings {
         path: path.display().to_string(),
         arch_column: args.arch_column.clone(),
@@ -360,19 +337,12 @@ fn load_rows(
 fn predictor_eval(args: PredictorArgs) -> Result<()> {
     let registry = registry(&args.plugin, None)?;
     let device: DeviceSpec = args.device.parse()?;
-    let space = registry.build_space(&seminas_core::Component::new(
-        ComponentKind::Space,
-        &args.space,
-    ))?;
+    let space = registry.build_space(&seminas_core::Component::new(ComponentKind::Space, &args.space))?;
     let mut rows = load_rows(space.as_ref(), &args.table, &args)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
     rows.shuffle(&mut rng);
     if args.train == 0 || args.train > rows.len() {
-        bail!(
-            "--train {} must be between 1 and the table's {} architectures",
-            args.train,
-            rows.len()
-        );
+        bail!("--train {} must be between 1 and the table's {} architectures", args.train, rows.len());
     }
     let test = match &args.test {
         Some(path) => load_rows(space.as_ref(), path, &args)?,
@@ -380,18 +350,10 @@ fn predictor_eval(args: PredictorArgs) -> Result<()> {
     };
     rows.truncate(args.train);
     if test.len() < 2 {
-        bail!(
-            "the held-out set has {} architectures; at least 2 are needed",
-            test.len()
-        );
+        bail!("the held-out set has {} architectures; at least 2 are needed", test.len());
     }
-    let mut component = seminas_core::component(
-        ComponentKind::Controller,
-        "nao",
-        &args.controller,
-        args.seed,
-    )
-    .context("--controller")?;
+    let mut component = seminas_core::component(ComponentKind::Controller, "nao", &args.controller, args.seed)
+        .context("--controller")?;
     component.device = device;
     let mut controller = registry.build_controller(&component, &space.encoding())?;
     let settings = SemiSupervised {
@@ -420,14 +382,9 @@ fn predictor_eval(args: PredictorArgs) -> Result<()> {
 
 fn experiment(args: ExperimentArgs) -> Result<()> {
     let mut config = if args.resume {
-        Config::load(&args.out.join("config.toml"))
-            .context("--resume needs the config.toml of a started experiment")?
+        Config::load(&args.out.join("config.toml")).context("--resume needs the config.toml of a started experiment")?
     } else {
-        Config::load(
-            args.config
-                .as_deref()
-                .expect("clap requires --config or --resume"),
-        )?
+        Config::load(args.config.as_deref().expect("clap requires --config or --resume"))?
     };
     if let Some(budget) = args.budget {
         config.search.budget = budget;
@@ -436,14 +393,10 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         bail!("--trials must be at least 1");
     }
     let registry = registry(&args.plugin, Some(&mut config))?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let started = std::time::Instant::now();
-    let results =
-        seminas_core::experiment::run_experiment(&registry, &config, args.trials, jobs, &args.out)?;
-    let report =
-        std::fs::read_to_string(args.out.join("report.md")).context("reading report.md")?;
+    let results = seminas_core::experiment::run_experiment(&registry, &config, args.trials, jobs, &args.out)?;
+    let report = std::fs::read_to_string(args.out.join("report.md")).context("reading report.md")?;
     println!("{report}");
     println!(
         "{} trials in {:.1} s; results in {} (trials.csv, report.md, convergence.svg, final.svg)",
@@ -464,10 +417,7 @@ fn train_throughput(args: ThroughputArgs) -> Result<()> {
     let spec = seminas_nasbench101::ModelSpec::parse_json(
         r#"{"matrix":[[0,1,1,1,0,1,0],[0,0,0,0,0,0,1],[0,0,0,0,0,0,1],[0,0,0,0,1,0,0],[0,0,0,0,0,0,1],[0,0,0,0,0,0,1],[0,0,0,0,0,0,0]],"ops":["input","conv1x1-bn-relu","conv3x3-bn-relu","conv3x3-bn-relu","conv3x3-bn-relu","maxpool3x3","output"]}"#,
     )?;
-    let network = NetworkConfig::new(spec)
-        .with_stacks(args.stacks)
-        .with_cells(args.cells)
-        .with_channels(args.channels);
+    let network = NetworkConfig::new(spec).with_stacks(args.stacks).with_cells(args.cells).with_channels(args.channels);
     network.validate()?;
     let mut training = TrainingConfig::new(args.warmup + args.steps);
     training.batch_size = args.batch_size;
@@ -484,14 +434,7 @@ fn train_throughput(args: ThroughputArgs) -> Result<()> {
         args.size,
         args.size
     );
-    let t = throughput(
-        &network,
-        &training,
-        args.size,
-        args.warmup,
-        args.steps,
-        &device,
-    );
+    let t = throughput(&network, &training, args.size, args.warmup, args.steps, &device);
     if !t.last_loss.is_finite() {
         bail!("training diverged: loss {}", t.last_loss);
     }

@@ -21,11 +21,7 @@ fn main() -> ExitCode {
             let usage = err.chain().any(|cause| {
                 matches!(
                     cause.downcast_ref::<seminas_core::Error>(),
-                    Some(
-                        seminas_core::Error::Config { .. }
-                            | seminas_core::Error::Device(_)
-                            | seminas_core::Error::Registry(_)
-                    )
+                    Some(seminas_core::Error::Config { .. } | seminas_core::Error::Device(_) | seminas_core::Error::Registry(_))
                 )
             });
             ExitCode::from(if usage { 2 } else { 1 })

@@ -67,15 +67,10 @@ pub fn load(path: &Path, registry: &mut Registry) -> Result<()> {
         return Err(plugin_error(path, "no such file"));
     }
     if !path.is_file() {
-        return Err(plugin_error(
-            path,
-            "not a file (a plugin is a shared library built as a cdylib)",
-        ));
+        return Err(plugin_error(path, "not a file (a plugin is a shared library built as a cdylib)"));
     }
     let canonical = path.canonicalize().map_err(|e| Error::io(path, e))?;
-    let mut loaded = LOADED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut loaded = LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if loaded.iter().any(|l| l.path == canonical) {
         return Err(plugin_error(
             path,
@@ -87,41 +82,32 @@ pub fn load(path: &Path, registry: &mut Registry) -> Result<()> {
     // compatibility record matched. `ManuallyDrop`: a library that fails below is not closed
     // either, since code it ran (initialisers, a failed registration) may have left
     // thread-local destructors or other references into it.
-    let library =
-        ManuallyDrop::new(unsafe { Library::new(&canonical) }.map_err(|e| {
-            plugin_error(path, format!("cannot be loaded as a shared library: {e}"))
-        })?);
+    let library = ManuallyDrop::new(
+        unsafe { Library::new(&canonical) }
+            .map_err(|e| plugin_error(path, format!("cannot be loaded as a shared library: {e}")))?,
+    );
     // SAFETY: `CompatFn` is the signature every seminas plugin ABI version exports under this
     // name: `extern "C"`, no arguments, returning a pointer to C data.
-    let compat: Symbol<CompatFn> =
-        unsafe { library.get(COMPAT_SYMBOL.as_bytes()) }.map_err(|_| {
-            plugin_error(
-                path,
-                format!(
+    let compat: Symbol<CompatFn> = unsafe { library.get(COMPAT_SYMBOL.as_bytes()) }.map_err(|_| {
+        plugin_error(
+            path,
+            format!(
                 "not a seminas plugin: it does not export `{COMPAT_SYMBOL}` (a plugin is a cdylib \
                  that calls `seminas_core::export_plugin!`)"
             ),
-            )
-        })?;
+        )
+    })?;
     // SAFETY: the entry point takes nothing and returns a pointer to the plugin's static
     // `CompatRecord`, whose leading version fields `BuildFacts::read` checks before reading
     // any other field; the library stays loaded while the record is read.
     let facts = unsafe { BuildFacts::read(compat()) }.map_err(|e| plugin_error(path, e))?;
-    facts
-        .check(&BuildFacts::current())
-        .map_err(|e| plugin_error(path, e))?;
+    facts.check(&BuildFacts::current()).map_err(|e| plugin_error(path, e))?;
     // SAFETY: the plugin was built by the same compiler for the same target against the same
     // seminas-core sources and features, with identical layouts of the shared types, so its
     // register function has the signature `RegisterFn` it was compiled with.
-    let register: Symbol<RegisterFn> =
-        unsafe { library.get(REGISTER_SYMBOL.as_bytes()) }.map_err(|_| {
-            plugin_error(
-                path,
-                format!(
-                    "its compatibility record matched but it does not export `{REGISTER_SYMBOL}`"
-                ),
-            )
-        })?;
+    let register: Symbol<RegisterFn> = unsafe { library.get(REGISTER_SYMBOL.as_bytes()) }.map_err(|_| {
+        plugin_error(path, format!("its compatibility record matched but it does not export `{REGISTER_SYMBOL}`"))
+    })?;
     let origin = canonical.display().to_string();
     // Register into a copy first, so that a failure (e.g. a name that already exists) leaves
     // `registry` as it was.
@@ -136,9 +122,6 @@ pub fn load(path: &Path, registry: &mut Registry) -> Result<()> {
         })
         .map_err(|e| plugin_error(path, e))?;
     *registry = staged;
-    loaded.push(Loaded {
-        path: canonical,
-        _library: ManuallyDrop::into_inner(library),
-    });
+    loaded.push(Loaded { path: canonical, _library: ManuallyDrop::into_inner(library) });
     Ok(())
 }

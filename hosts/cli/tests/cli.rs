@@ -52,19 +52,10 @@ fn unknown_key_is_exit_2_and_writes_nothing() {
         "[search]\nspace='nasbench201'\nevaluator='nasbench201'\nbudget=10\n\n[strategy.re]\npopulaton=5\n",
     );
     let out_dir = dir.path().join("out");
-    let out = seminas()
-        .args(["search", "--config"])
-        .arg(&config)
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
+    let out = seminas().args(["search", "--config"]).arg(&config).arg("--out").arg(&out_dir).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.contains("strategy.re") && err.contains("populaton"),
-        "{err}"
-    );
+    assert!(err.contains("strategy.re") && err.contains("populaton"), "{err}");
     assert!(!out_dir.exists(), "nothing may be written for a bad config");
 }
 
@@ -75,37 +66,20 @@ fn wrong_type_is_exit_2_naming_key_and_type() {
         dir.path(),
         "[search]\nspace='nasbench201'\nevaluator='nasbench201'\nbudget=10\nstrategy='re'\n\n[strategy.re]\npopulation='ten'\n",
     );
-    let out = seminas()
-        .args(["search", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = seminas().args(["search", "--config"]).arg(&config).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.contains("strategy.re.population") && err.contains("usize"),
-        "{err}"
-    );
+    assert!(err.contains("strategy.re.population") && err.contains("usize"), "{err}");
 }
 
 #[test]
 fn unavailable_device_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        "[search]\nspace='nasbench201'\nevaluator='nasbench201'\nbudget=10\n",
-    );
-    let out = seminas()
-        .args(["search", "--device", "libtorch-cuda:0", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let config = write_config(dir.path(), "[search]\nspace='nasbench201'\nevaluator='nasbench201'\nbudget=10\n");
+    let out = seminas().args(["search", "--device", "libtorch-cuda:0", "--config"]).arg(&config).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.contains("--features libtorch") || err.contains("CUDA device"),
-        "{err}"
-    );
+    assert!(err.contains("--features libtorch") || err.contains("CUDA device"), "{err}");
 }
 
 #[test]
@@ -117,33 +91,19 @@ fn search_writes_history_and_summary() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("run");
     let out = seminas()
-        .args([
-            "search",
-            "--strategy",
-            "seminas-nao",
-            "--budget",
-            "100",
-            "--seed",
-            "3",
-            "--config",
-        ])
+        .args(["search", "--strategy", "seminas-nao", "--budget", "100", "--seed", "3", "--config"])
         .arg(examples().join("nasbench201-seminas-nao.toml"))
         .arg("--out")
         .arg(&out_dir)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("best architecture"), "{stdout}");
     let history = std::fs::read_to_string(out_dir.join("history.jsonl")).unwrap();
     assert_eq!(history.lines().count(), 100);
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["strategy"], "seminas-nao");
     assert_eq!(summary["seed"], 3);
     assert_eq!(summary["queries"], 100);

@@ -32,11 +32,7 @@ fn cargo_build(manifest: &Path, target_dir: &Path, release: bool) {
     let mut failures = Vec::new();
     for offline in [true, false] {
         let mut command = cargo();
-        command
-            .arg("build")
-            .arg("--manifest-path")
-            .arg(manifest)
-            .env("CARGO_TARGET_DIR", target_dir);
+        command.arg("build").arg("--manifest-path").arg(manifest).env("CARGO_TARGET_DIR", target_dir);
         if release {
             command.arg("--release");
         }
@@ -72,22 +68,17 @@ fn target_dir() -> (PathBuf, bool) {
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
     let dir = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => profile_dir
-            .parent()
-            .expect("the profile folder is in the target folder")
-            .to_path_buf(),
+        None => profile_dir.parent().expect("the profile folder is in the target folder").to_path_buf(),
     };
     (dir, release)
 }
 
 fn library_file(target_dir: &Path, release: bool, crate_name: &str) -> PathBuf {
-    target_dir
-        .join(if release { "release" } else { "debug" })
-        .join(format!(
-            "{}{crate_name}{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ))
+    target_dir.join(if release { "release" } else { "debug" }).join(format!(
+        "{}{crate_name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
 }
 
 /// The template plugin, built once per test run.
@@ -95,17 +86,9 @@ fn template() -> &'static Path {
     static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
     LIBRARY.get_or_init(|| {
         let (target, release) = target_dir();
-        cargo_build(
-            &root().join("examples/plugin-template/Cargo.toml"),
-            &target,
-            release,
-        );
+        cargo_build(&root().join("examples/plugin-template/Cargo.toml"), &target, release);
         let library = library_file(&target, release, "seminas_rastrigin");
-        assert!(
-            library.is_file(),
-            "the template build did not produce {}",
-            library.display()
-        );
+        assert!(library.is_file(), "the template build did not produce {}", library.display());
         library.canonicalize().unwrap()
     })
 }
@@ -118,17 +101,11 @@ fn run(command: &mut Command) -> (Output, String, String) {
 }
 
 fn listings(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 fn origin_of<'a>(items: &'a [serde_json::Value], kind: &str, name: &str) -> Option<&'a str> {
-    items
-        .iter()
-        .find(|i| i["kind"] == kind && i["name"] == name)
-        .and_then(|i| i["origin"].as_str())
+    items.iter().find(|i| i["kind"] == kind && i["name"] == name).and_then(|i| i["origin"].as_str())
 }
 
 #[test]
@@ -139,24 +116,10 @@ fn list_shows_plugin_components_with_the_library_as_origin() {
     assert!(out.status.success(), "{stderr}");
     let items = listings(&stdout);
     let origin = library.display().to_string();
-    assert_eq!(
-        origin_of(&items, "space", "rastrigin"),
-        Some(origin.as_str()),
-        "{stdout}"
-    );
-    assert_eq!(
-        origin_of(&items, "evaluator", "rastrigin"),
-        Some(origin.as_str()),
-        "{stdout}"
-    );
-    assert_eq!(
-        origin_of(&items, "strategy", "seminas-nao"),
-        Some("seminas-core")
-    );
-    assert_eq!(
-        origin_of(&items, "space", "nasbench201"),
-        Some("seminas-nasbench201")
-    );
+    assert_eq!(origin_of(&items, "space", "rastrigin"), Some(origin.as_str()), "{stdout}");
+    assert_eq!(origin_of(&items, "evaluator", "rastrigin"), Some(origin.as_str()), "{stdout}");
+    assert_eq!(origin_of(&items, "strategy", "seminas-nao"), Some("seminas-core"));
+    assert_eq!(origin_of(&items, "space", "nasbench201"), Some("seminas-nasbench201"));
 
     // The table view too.
     let (out, stdout, _) = run(seminas().args(["list", "--plugin"]).arg(library));
@@ -189,24 +152,16 @@ fn seminas_nao_searches_the_plugin_with_the_example_config() {
         .arg("--out")
         .arg(&out_dir));
     assert!(out.status.success(), "{stderr}\n{stdout}");
-    assert!(
-        stdout.contains("seminas-nao on rastrigin") && stdout.contains("best architecture"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("seminas-nao on rastrigin") && stdout.contains("best architecture"), "{stdout}");
     let s = summary(&out_dir);
     assert_eq!(s["strategy"], "seminas-nao");
     assert_eq!(s["queries"], 60);
     let f = s["best"]["report"]["rastrigin"].as_f64().unwrap();
-    assert!(
-        f >= 0.0 && (s["best"]["regret"].as_f64().unwrap() - f).abs() < 1e-9,
-        "{s}"
-    );
+    assert!(f >= 0.0 && (s["best"]["regret"].as_f64().unwrap() - f).abs() < 1e-9, "{s}");
     // Gradient ascent ran: some architectures come after the 40 random ones of iteration 0.
     let history = std::fs::read_to_string(out_dir.join("history.jsonl")).unwrap();
     assert_eq!(history.lines().count(), 60);
-    assert!(history
-        .lines()
-        .any(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["iteration"] != 0));
+    assert!(history.lines().any(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["iteration"] != 0));
     // The saved config names the plugin, so that the run can be repeated from it.
     let saved = std::fs::read_to_string(out_dir.join("config.toml")).unwrap();
     assert!(saved.contains(&library.display().to_string()), "{saved}");
@@ -230,20 +185,14 @@ fn re_searches_the_plugin_named_in_the_config_relative_to_its_folder() {
     std::fs::write(&config, text).unwrap();
     let out_dir = dir.path().join("run");
     // Swapping the strategy is one option (or one line of the file).
-    let (out, stdout, stderr) = run(seminas()
-        .args(["search", "--strategy", "re", "--config"])
-        .arg(&config)
-        .arg("--out")
-        .arg(&out_dir));
+    let (out, stdout, stderr) =
+        run(seminas().args(["search", "--strategy", "re", "--config"]).arg(&config).arg("--out").arg(&out_dir));
     assert!(out.status.success(), "{stderr}\n{stdout}");
     let s = summary(&out_dir);
     assert_eq!(s["strategy"], "re");
     assert_eq!(s["queries"], 40);
     assert_eq!(s["facts"]["size"], 11u64.pow(4));
-    assert!(
-        s["best"]["details"]["offsets"].as_array().unwrap().len() == 4,
-        "{s}"
-    );
+    assert!(s["best"]["details"]["offsets"].as_array().unwrap().len() == 4, "{s}");
 }
 
 fn assert_usage_error(out: &Output, stderr: &str, needles: &[&str]) {
@@ -258,29 +207,14 @@ fn missing_file_is_exit_2_naming_it_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("libnothing.so");
     let (out, _, stderr) = run(seminas().args(["list", "--plugin"]).arg(&missing));
-    assert_usage_error(
-        &out,
-        &stderr,
-        &[&missing.display().to_string(), "no such file"],
-    );
+    assert_usage_error(&out, &stderr, &[&missing.display().to_string(), "no such file"]);
 
     let config = dir.path().join("c.toml");
-    std::fs::write(
-        &config,
-        "[search]\nspace='rastrigin'\nevaluator='rastrigin'\nbudget=5\nplugins=['libnothing.so']\n",
-    )
-    .unwrap();
+    std::fs::write(&config, "[search]\nspace='rastrigin'\nevaluator='rastrigin'\nbudget=5\nplugins=['libnothing.so']\n")
+        .unwrap();
     let out_dir = dir.path().join("run");
-    let (out, _, stderr) = run(seminas()
-        .args(["search", "--config"])
-        .arg(&config)
-        .arg("--out")
-        .arg(&out_dir));
-    assert_usage_error(
-        &out,
-        &stderr,
-        &[&missing.display().to_string(), "no such file"],
-    );
+    let (out, _, stderr) = run(seminas().args(["search", "--config"]).arg(&config).arg("--out").arg(&out_dir));
+    assert_usage_error(&out, &stderr, &[&missing.display().to_string(), "no such file"]);
     assert!(!out_dir.exists());
 }
 
@@ -305,27 +239,12 @@ fn files_that_are_not_plugins_are_exit_2() {
     let text = dir.path().join("libtext.so");
     std::fs::write(&text, "not a library\n").unwrap();
     let (out, _, stderr) = run(seminas().args(["list", "--plugin"]).arg(&text));
-    assert_usage_error(
-        &out,
-        &stderr,
-        &[
-            &text.display().to_string(),
-            "cannot be loaded as a shared library",
-        ],
-    );
+    assert_usage_error(&out, &stderr, &[&text.display().to_string(), "cannot be loaded as a shared library"]);
 
     match system_library() {
         Some(library) => {
             let (out, _, stderr) = run(seminas().args(["list", "--plugin"]).arg(&library));
-            assert_usage_error(
-                &out,
-                &stderr,
-                &[
-                    &library.display().to_string(),
-                    "not a seminas plugin",
-                    "seminas_plugin_v1",
-                ],
-            );
+            assert_usage_error(&out, &stderr, &[&library.display().to_string(), "not a seminas plugin", "seminas_plugin_v1"]);
         }
         None => println!("skipped the system library case: no loaded shared library found"),
     }
@@ -335,35 +254,19 @@ fn files_that_are_not_plugins_are_exit_2() {
 #[ignore = "builds examples/plugin-template (minutes); run with `cargo test -p seminas-cli --test plugins -- --ignored`"]
 fn the_same_plugin_twice_and_colliding_names_are_exit_2() {
     let library = template();
-    let (out, _, stderr) = run(seminas()
-        .args(["list", "--plugin"])
-        .arg(library)
-        .arg("--plugin")
-        .arg(library));
-    assert_usage_error(
-        &out,
-        &stderr,
-        &[&library.display().to_string(), "given twice"],
-    );
+    let (out, _, stderr) = run(seminas().args(["list", "--plugin"]).arg(library).arg("--plugin").arg(library));
+    assert_usage_error(&out, &stderr, &[&library.display().to_string(), "given twice"]);
 
     // A copy is another library registering the same names.
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join(library.file_name().unwrap());
     std::fs::copy(library, &copy).unwrap();
     let copy = copy.canonicalize().unwrap();
-    let (out, _, stderr) = run(seminas()
-        .args(["list", "--plugin"])
-        .arg(library)
-        .arg("--plugin")
-        .arg(&copy));
+    let (out, _, stderr) = run(seminas().args(["list", "--plugin"]).arg(library).arg("--plugin").arg(&copy));
     assert_usage_error(
         &out,
         &stderr,
-        &[
-            "space `rastrigin`",
-            &format!("from {}", copy.display()),
-            &format!("registered by {}", library.display()),
-        ],
+        &["space `rastrigin`", &format!("from {}", copy.display()), &format!("registered by {}", library.display())],
     );
 }
 
@@ -445,13 +348,7 @@ fn a_plugin_built_for_another_seminas_is_refused_naming_both_sides() {
         ],
     );
 
-    let (out, _, stderr) = run(seminas()
-        .env("FOREIGN_PLUGIN_FUTURE_ABI", "1")
-        .args(["list", "--plugin"])
-        .arg(&library));
-    assert_usage_error(
-        &out,
-        &stderr,
-        &[&library.display().to_string(), "ABI version 99"],
-    );
+    let (out, _, stderr) =
+        run(seminas().env("FOREIGN_PLUGIN_FUTURE_ABI", "1").args(["list", "--plugin"]).arg(&library));
+    assert_usage_error(&out, &stderr, &[&library.display().to_string(), "ABI version 99"]);
 }

@@ -9,16 +9,12 @@ fn seminas() -> Command {
 }
 
 fn config() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/configs/nasbench201-seminas-nao.toml")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/configs/nasbench201-seminas-nao.toml")
 }
 
 fn search(out: &Path) -> Command {
     let mut cmd = seminas();
-    cmd.args(["search", "--seed", "5", "--config"])
-        .arg(config())
-        .arg("--out")
-        .arg(out);
+    cmd.args(["search", "--seed", "5", "--config"]).arg(config()).arg("--out").arg(out);
     cmd
 }
 
@@ -26,12 +22,7 @@ fn keys(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("history.jsonl"))
         .unwrap()
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["key"].as_str().unwrap().to_string())
         .collect()
 }
 
@@ -42,11 +33,7 @@ fn best(dir: &Path) -> serde_json::Value {
 }
 
 fn resume(dir: &Path) -> std::process::Output {
-    seminas()
-        .args(["search", "--resume"])
-        .arg(dir)
-        .output()
-        .unwrap()
+    seminas().args(["search", "--resume"]).arg(dir).output().unwrap()
 }
 
 #[test]
@@ -64,11 +51,7 @@ fn killed_runs_resume_to_the_same_result() {
     let mut interrupted = 0;
     for (i, millis) in [150u64, 600, 1200, 2500].into_iter().enumerate() {
         let dir = root.path().join(format!("killed{i}"));
-        let mut child = search(&dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = search(&dir).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(millis));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
@@ -76,28 +59,13 @@ fn killed_runs_resume_to_the_same_result() {
             continue; // finished before the kill
         }
         interrupted += 1;
-        let before = if dir.join("history.jsonl").exists() {
-            keys(&dir).len()
-        } else {
-            0
-        };
+        let before = if dir.join("history.jsonl").exists() { keys(&dir).len() } else { 0 };
         let out = resume(&dir);
-        assert!(
-            out.status.success(),
-            "resume after {millis} ms: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            keys(&dir),
-            expected,
-            "resumed history differs (killed after {millis} ms, {before} evaluations)"
-        );
+        assert!(out.status.success(), "resume after {millis} ms: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(keys(&dir), expected, "resumed history differs (killed after {millis} ms, {before} evaluations)");
         assert_eq!(best(&dir), best(&reference));
     }
-    assert!(
-        interrupted >= 2,
-        "the kills should interrupt at least two runs"
-    );
+    assert!(interrupted >= 2, "the kills should interrupt at least two runs");
 }
 
 #[test]
@@ -120,11 +88,7 @@ fn torn_last_line_is_dropped_and_foreign_histories_refused() {
     text.push_str(&lines[30][..lines[30].len() / 2]);
     std::fs::write(torn.join("history.jsonl"), text).unwrap();
     let out = resume(&torn);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("torn last line"));
     assert_eq!(keys(&torn), keys(&reference));
 
@@ -132,27 +96,16 @@ fn torn_last_line_is_dropped_and_foreign_histories_refused() {
     let foreign = root.path().join("foreign");
     let other = root.path().join("other-seed");
     let mut cmd = seminas();
-    cmd.args(["search", "--seed", "6", "--config"])
-        .arg(config())
-        .arg("--out")
-        .arg(&other);
+    cmd.args(["search", "--seed", "6", "--config"]).arg(config()).arg("--out").arg(&other);
     assert!(cmd.output().unwrap().status.success());
     std::fs::create_dir_all(&foreign).unwrap();
     std::fs::copy(reference.join("config.toml"), foreign.join("config.toml")).unwrap();
     let other_lines = std::fs::read_to_string(other.join("history.jsonl")).unwrap();
-    let head: String = other_lines
-        .lines()
-        .take(50)
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let head: String = other_lines.lines().take(50).map(|l| format!("{l}\n")).collect();
     std::fs::write(foreign.join("history.jsonl"), head).unwrap();
     let out = resume(&foreign);
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot resume"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot resume"), "{}", String::from_utf8_lossy(&out.stderr));
 
     // A finished run is not resumed.
     let out = resume(&reference);

@@ -25,12 +25,7 @@ const K: [u32; 64] = [
 ];
 
 /// Left-rotation amounts of the four rounds.
-const S: [[u32; 4]; 4] = [
-    [7, 12, 17, 22],
-    [5, 9, 14, 20],
-    [4, 11, 16, 23],
-    [6, 10, 15, 21],
-];
+const S: [[u32; 4]; 4] = [[7, 12, 17, 22], [5, 9, 14, 20], [4, 11, 16, 23], [6, 10, 15, 21]];
 
 const INIT: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
 
@@ -98,11 +93,7 @@ impl Batch {
     }
 }
 
-fn digest_lanes(
-    buf: &[[u8; BUF]; LANES],
-    blocks: &[usize; LANES],
-    count: usize,
-) -> [[u8; 16]; LANES] {
+fn digest_lanes(buf: &[[u8; BUF]; LANES], blocks: &[usize; LANES], count: usize) -> [[u8; 16]; LANES] {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
@@ -115,26 +106,13 @@ fn digest_lanes(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn digest_lanes_avx2(
-    buf: &[[u8; BUF]; LANES],
-    blocks: &[usize; LANES],
-    count: usize,
-) -> [[u8; 16]; LANES] {
+unsafe fn digest_lanes_avx2(buf: &[[u8; BUF]; LANES], blocks: &[usize; LANES], count: usize) -> [[u8; 16]; LANES] {
     digest_lanes_portable(buf, blocks, count)
 }
 
 #[inline(always)]
-fn digest_lanes_portable(
-    buf: &[[u8; BUF]; LANES],
-    blocks: &[usize; LANES],
-    count: usize,
-) -> [[u8; 16]; LANES] {
-    let mut state = [
-        [INIT[0]; LANES],
-        [INIT[1]; LANES],
-        [INIT[2]; LANES],
-        [INIT[3]; LANES],
-    ];
+fn digest_lanes_portable(buf: &[[u8; BUF]; LANES], blocks: &[usize; LANES], count: usize) -> [[u8; 16]; LANES] {
+    let mut state = [[INIT[0]; LANES], [INIT[1]; LANES], [INIT[2]; LANES], [INIT[3]; LANES]];
     let most = blocks[..count].iter().copied().max().unwrap_or(0);
     for block in 0..most {
         // Message words, lane-minor.
@@ -142,8 +120,7 @@ fn digest_lanes_portable(
         for (lane, data) in buf.iter().enumerate() {
             let bytes = &data[block * 64..block * 64 + 64];
             for (w, word) in m.iter_mut().enumerate() {
-                word[lane] =
-                    u32::from_le_bytes(bytes[4 * w..4 * w + 4].try_into().expect("4 bytes"));
+                word[lane] = u32::from_le_bytes(bytes[4 * w..4 * w + 4].try_into().expect("4 bytes"));
             }
         }
         let [mut a, mut b, mut c, mut d] = state;
@@ -232,25 +209,7 @@ mod tests {
             }
         }
         // Boundary lengths around the padding limits.
-        for len in [
-            0,
-            1,
-            55,
-            56,
-            57,
-            63,
-            64,
-            65,
-            119,
-            120,
-            127,
-            128,
-            183,
-            184,
-            247,
-            248,
-            MAX_MESSAGE,
-        ] {
+        for len in [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 183, 184, 247, 248, MAX_MESSAGE] {
             let msg = vec![0xa5u8; len];
             let lane = batch.start();
             batch.push(lane, &msg);

@@ -6,13 +6,7 @@ use std::str::FromStr;
 use seminas_core::{Error, Result};
 
 /// The candidate operations, in the benchmark's order. Op index `i` is token `i + 1`.
-pub const OPS: [&str; 5] = [
-    "none",
-    "skip_connect",
-    "nor_conv_1x1",
-    "nor_conv_3x3",
-    "avg_pool_3x3",
-];
+pub const OPS: [&str; 5] = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"];
 
 /// Number of nodes in a cell (node 0 is the cell input, node 3 its output).
 pub const NUM_NODES: usize = 4;
@@ -76,9 +70,7 @@ impl Cell {
     /// The cell's number in `0..15625`: the op indices read as a base-5 number, edge 0 most
     /// significant. Not the benchmark's own index.
     pub fn index(&self) -> usize {
-        self.ops
-            .iter()
-            .fold(0, |acc, &op| acc * OPS.len() + usize::from(op))
+        self.ops.iter().fold(0, |acc, &op| acc * OPS.len() + usize::from(op))
     }
 
     /// The cell numbered `index` (see [`index`](Self::index)); `None` when `index >= 15625`.
@@ -111,17 +103,11 @@ impl Cell {
 
 fn parse_cell(text: &str) -> std::result::Result<Cell, String> {
     if text.is_empty() {
-        return Err(
-            "empty architecture string (expected `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`)".into(),
-        );
+        return Err("empty architecture string (expected `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`)".into());
     }
     let groups: Vec<&str> = text.split('+').collect();
     if groups.len() != NUM_NODES - 1 {
-        return Err(format!(
-            "expected {} node groups separated by `+`, found {}",
-            NUM_NODES - 1,
-            groups.len()
-        ));
+        return Err(format!("expected {} node groups separated by `+`, found {}", NUM_NODES - 1, groups.len()));
     }
     let mut ops = [0u8; NUM_EDGES];
     let mut edge = 0;
@@ -141,14 +127,11 @@ fn parse_cell(text: &str) -> std::result::Result<Cell, String> {
             ));
         }
         for (input, entry) in entries.iter().enumerate() {
-            let (name, from) = entry.split_once('~').ok_or_else(|| {
-                format!("node {node}, input {input}: `{entry}` should be `op~{input}`")
-            })?;
+            let (name, from) = entry
+                .split_once('~')
+                .ok_or_else(|| format!("node {node}, input {input}: `{entry}` should be `op~{input}`"))?;
             let op = OPS.iter().position(|&o| o == name).ok_or_else(|| {
-                format!(
-                    "node {node}, input {input}: unknown operation `{name}` (expected one of {})",
-                    OPS.join(", ")
-                )
+                format!("node {node}, input {input}: unknown operation `{name}` (expected one of {})", OPS.join(", "))
             })?;
             if from != input.to_string() {
                 return Err(format!(
@@ -222,10 +205,7 @@ mod tests {
         }
         assert_eq!(Cell::all().count(), NUM_CELLS);
         assert!(Cell::from_index(NUM_CELLS).is_none());
-        assert_eq!(
-            Cell::from_index(0).unwrap().to_string(),
-            "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
-        );
+        assert_eq!(Cell::from_index(0).unwrap().to_string(), "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|");
     }
 
     #[test]
@@ -244,50 +224,20 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("", "empty"),
             ("|none~0|+|none~0|none~1|", "expected 3 node groups"),
-            (
-                "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|+|none~0|",
-                "found 4",
-            ),
-            (
-                "none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-                "node 1: group `none~0|` should start and end with `|`",
-            ),
+            ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|+|none~0|", "found 4"),
+            ("none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "node 1: group `none~0|` should start and end with `|`"),
             ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2", "node 3"),
             ("|+|none~0|none~1|+|none~0|none~1|none~2|", "node 1"),
-            (
-                "|none~0|+|none~0|+|none~0|none~1|none~2|",
-                "node 2: expected 2 input(s)",
-            ),
-            (
-                "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|none~3|",
-                "node 3: expected 3 input(s)",
-            ),
-            (
-                "|none~0|+|none~0|none~1|+|none~0|none1|none~2|",
-                "node 3, input 1: `none1` should be `op~1`",
-            ),
-            (
-                "|none~0|+|conv_3x3~0|none~1|+|none~0|none~1|none~2|",
-                "unknown operation `conv_3x3`",
-            ),
-            (
-                "|none~0|+|none~1|none~0|+|none~0|none~1|none~2|",
-                "node 2, input 0: source node `1`",
-            ),
-            (
-                "|none~0|+|none~0|none~1|+|none~0|none~1|none~02|",
-                "source node `02`",
-            ),
+            ("|none~0|+|none~0|+|none~0|none~1|none~2|", "node 2: expected 2 input(s)"),
+            ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|none~3|", "node 3: expected 3 input(s)"),
+            ("|none~0|+|none~0|none~1|+|none~0|none1|none~2|", "node 3, input 1: `none1` should be `op~1`"),
+            ("|none~0|+|conv_3x3~0|none~1|+|none~0|none~1|none~2|", "unknown operation `conv_3x3`"),
+            ("|none~0|+|none~1|none~0|+|none~0|none~1|none~2|", "node 2, input 0: source node `1`"),
+            ("|none~0|+|none~0|none~1|+|none~0|none~1|none~02|", "source node `02`"),
             ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2| ", "node 3"),
             (" |none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "node 1"),
-            (
-                "|None~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-                "unknown operation `None`",
-            ),
-            (
-                "|none~0|+|none~0|none~1|+|none~0||none~2|",
-                "input 1: `` should be",
-            ),
+            ("|None~0|+|none~0|none~1|+|none~0|none~1|none~2|", "unknown operation `None`"),
+            ("|none~0|+|none~0|none~1|+|none~0||none~2|", "input 1: `` should be"),
         ];
         for (text, needle) in cases {
             let message = reason(text);

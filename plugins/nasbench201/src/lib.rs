@@ -23,9 +23,7 @@ use seminas_core::{Registry, Result};
 
 pub use cell::{Cell, EDGES, NUM_CELLS, NUM_EDGES, NUM_NODES, OPS};
 pub use space::{Nb201Space, SpaceSettings, NAME};
-pub use table::{
-    Dataset, Nb201Evaluator, Nb201Settings, Nb201Table, TableRow, ARCH_COLUMN, DEFAULT_PATH, METRIC,
-};
+pub use table::{Dataset, Nb201Evaluator, Nb201Settings, Nb201Table, TableRow, ARCH_COLUMN, DEFAULT_PATH, METRIC};
 
 const SPACE_DESCRIPTION: &str =
     "NAS-Bench-201 cell: 4 nodes, 6 edges, 5 operations (15,625 cells, strings `|op~0|+|op~0|op~1|+...|`)";
@@ -49,12 +47,9 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     registry.add_space(NAME, SPACE_DESCRIPTION, SPACE_EXAMPLE, |component| {
         Ok(Arc::new(Nb201Space::from_component(component)?))
     })?;
-    registry.add_evaluator(
-        NAME,
-        EVALUATOR_DESCRIPTION,
-        EVALUATOR_EXAMPLE,
-        |component, space| Ok(Box::new(Nb201Evaluator::from_component(component, space)?)),
-    )?;
+    registry.add_evaluator(NAME, EVALUATOR_DESCRIPTION, EVALUATOR_EXAMPLE, |component, space| {
+        Ok(Box::new(Nb201Evaluator::from_component(component, space)?))
+    })?;
     Ok(())
 }
 
@@ -69,14 +64,10 @@ mod tests {
     #[test]
     fn registers_space_and_evaluator() {
         let mut registry = Registry::new();
-        registry
-            .register_from("seminas-nasbench201", register)
-            .unwrap();
+        registry.register_from("seminas-nasbench201", register).unwrap();
         assert!(registry.contains(ComponentKind::Space, "nasbench201"));
         assert!(registry.contains(ComponentKind::Evaluator, "nasbench201"));
-        let space = registry
-            .build_space(&Component::new(ComponentKind::Space, "nasbench201"))
-            .unwrap();
+        let space = registry.build_space(&Component::new(ComponentKind::Space, "nasbench201")).unwrap();
         assert_eq!(space.name(), "nasbench201");
         assert_eq!(space.encoding().vocab_size, 6);
         let listings = registry.listings();
@@ -89,13 +80,9 @@ mod tests {
 
     #[test]
     fn examples_parse() {
-        let space = Component::new(ComponentKind::Space, "nasbench201")
-            .with_toml(SPACE_EXAMPLE)
-            .unwrap();
+        let space = Component::new(ComponentKind::Space, "nasbench201").with_toml(SPACE_EXAMPLE).unwrap();
         assert!(Nb201Space::from_component(&space).is_ok());
-        let evaluator = Component::new(ComponentKind::Evaluator, "nasbench201")
-            .with_toml(EVALUATOR_EXAMPLE)
-            .unwrap();
+        let evaluator = Component::new(ComponentKind::Evaluator, "nasbench201").with_toml(EVALUATOR_EXAMPLE).unwrap();
         let settings: Nb201Settings = evaluator.parse().unwrap();
         assert_eq!(settings, Nb201Settings::default());
     }

@@ -68,10 +68,7 @@ impl SearchSpace for Nb201Space {
     }
 
     fn encoding(&self) -> Encoding {
-        Encoding {
-            vocab_size: OPS.len() + 1,
-            allowed: vec![(1..=OPS.len()).collect(); NUM_EDGES],
-        }
+        Encoding { vocab_size: OPS.len() + 1, allowed: vec![(1..=OPS.len()).collect(); NUM_EDGES] }
     }
 
     fn encode(&self, arch: &Arch) -> Result<Vec<Token>> {
@@ -134,10 +131,7 @@ mod tests {
     fn key_is_the_string() {
         let text = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
         assert_eq!(space().key(&Arch::new(text)).unwrap(), text);
-        let err = space()
-            .key(&Arch::new("|nor_conv_3x3~0|"))
-            .unwrap_err()
-            .to_string();
+        let err = space().key(&Arch::new("|nor_conv_3x3~0|")).unwrap_err().to_string();
         assert!(err.contains("node groups"), "{err}");
         assert!(space().validate(&Arch::new("junk")).is_err());
     }
@@ -174,9 +168,7 @@ mod tests {
 
     #[test]
     fn encode_follows_string_order() {
-        let arch = Arch::new(
-            "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|avg_pool_3x3~1|none~2|",
-        );
+        let arch = Arch::new("|none~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|avg_pool_3x3~1|none~2|");
         assert_eq!(space().encode(&arch).unwrap(), vec![1, 2, 3, 4, 5, 1]);
         assert!(space().encode(&Arch::new("nope")).is_err());
     }
@@ -185,10 +177,7 @@ mod tests {
     fn decode_rejects_bad_sequences() {
         let s = space();
         let too_short = s.decode(&[1, 2, 3]).unwrap_err().to_string();
-        assert!(
-            too_short.contains("expected 6 tokens") && too_short.contains("found 3"),
-            "{too_short}"
-        );
+        assert!(too_short.contains("expected 6 tokens") && too_short.contains("found 3"), "{too_short}");
         assert!(s.decode(&[]).is_err());
         assert!(s.decode(&[1; 7]).is_err());
         let zero = s.decode(&[1, 2, 0, 4, 5, 1]).unwrap_err().to_string();
@@ -244,10 +233,7 @@ mod tests {
         for _ in 0..9_000 {
             let child = s.mutate(&parent, &mut rng);
             s.validate(&child).unwrap();
-            let (a, b) = (
-                s.cell(&parent).unwrap().ops(),
-                s.cell(&child).unwrap().ops(),
-            );
+            let (a, b) = (s.cell(&parent).unwrap().ops(), s.cell(&child).unwrap().ops());
             let changed: Vec<usize> = (0..NUM_EDGES).filter(|&e| a[e] != b[e]).collect();
             assert_eq!(changed.len(), 1, "{parent} -> {child}");
             per_edge[changed[0]] += 1;
@@ -257,10 +243,7 @@ mod tests {
         for (edge, &count) in per_edge.iter().enumerate() {
             let node = EDGES[edge].1;
             let expected = 9_000.0 / (3.0 * node as f64);
-            assert!(
-                (count as f64 - expected).abs() < 0.15 * expected,
-                "{per_edge:?}"
-            );
+            assert!((count as f64 - expected).abs() < 0.15 * expected, "{per_edge:?}");
         }
     }
 
@@ -295,13 +278,8 @@ mod tests {
     fn settings_deny_unknown_keys() {
         let ok = Component::new(ComponentKind::Space, NAME);
         assert!(Nb201Space::from_component(&ok).is_ok());
-        let bad = Component::new(ComponentKind::Space, NAME)
-            .with_toml("ops = 3")
-            .unwrap();
+        let bad = Component::new(ComponentKind::Space, NAME).with_toml("ops = 3").unwrap();
         let message = Nb201Space::from_component(&bad).unwrap_err().to_string();
-        assert!(
-            message.contains("space.nasbench201") && message.contains("ops"),
-            "{message}"
-        );
+        assert!(message.contains("space.nasbench201") && message.contains("ops"), "{message}");
     }
 }

@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use seminas_core::{
-    Arch, BenchmarkFacts, Component, Error, Evaluator, Measurement, Result, SearchSpace,
-};
+use seminas_core::{Arch, BenchmarkFacts, Component, Error, Evaluator, Measurement, Result, SearchSpace};
 use serde::Deserialize;
 
 use crate::cell::Cell;
@@ -84,10 +82,7 @@ pub struct Nb201Settings {
 
 impl Default for Nb201Settings {
     fn default() -> Self {
-        Nb201Settings {
-            path: DEFAULT_PATH.into(),
-            dataset: Dataset::default(),
-        }
+        Nb201Settings { path: DEFAULT_PATH.into(), dataset: Dataset::default() }
     }
 }
 
@@ -149,20 +144,13 @@ impl Nb201Table {
             ));
         }
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(std::io::BufReader::new(file));
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(std::io::BufReader::new(file));
         let headers = reader.headers().map_err(|e| csv_error(path, &e))?.clone();
         let column = |name: &str| {
             headers
                 .iter()
                 .position(|h| h.trim() == name)
-                .ok_or_else(|| {
-                    Error::data(
-                        path,
-                        format!("line 1: the header has no column `{name}` ({EXPECTED})"),
-                    )
-                })
+                .ok_or_else(|| Error::data(path, format!("line 1: the header has no column `{name}` ({EXPECTED})")))
         };
         let arch_col = column(ARCH_COLUMN)?;
         let acc_cols = [
@@ -180,13 +168,10 @@ impl Nb201Table {
                 Ok(false) => break,
                 Err(e) => return Err(csv_error(path, &e)),
             }
-            let line = record
-                .position()
-                .map_or(rows.len() as u64 + 2, |p| p.line());
+            let line = record.position().map_or(rows.len() as u64 + 2, |p| p.line());
             let text = &record[arch_col];
-            let cell = Cell::parse(text).map_err(|e| {
-                Error::data(path, format!("line {line}, column `{ARCH_COLUMN}`: {e}"))
-            })?;
+            let cell = Cell::parse(text)
+                .map_err(|e| Error::data(path, format!("line {line}, column `{ARCH_COLUMN}`: {e}")))?;
             let mut test_acc = [0.0; 3];
             for (slot, (&col, dataset)) in acc_cols.iter().zip(Dataset::ALL).enumerate() {
                 let raw = &record[col];
@@ -212,17 +197,10 @@ impl Nb201Table {
                 ));
             }
             by_key.insert(key.clone(), rows.len());
-            rows.push(TableRow {
-                arch: Arch::new(key),
-                line,
-                test_acc,
-            });
+            rows.push(TableRow { arch: Arch::new(key), line, test_acc });
         }
         if rows.is_empty() {
-            return Err(Error::data(
-                path,
-                format!("the table has no rows ({EXPECTED})"),
-            ));
+            return Err(Error::data(path, format!("the table has no rows ({EXPECTED})")));
         }
 
         let mut ranks: [Vec<usize>; 3] = Default::default();
@@ -231,9 +209,7 @@ impl Nb201Table {
             let d = dataset.slot();
             let mut order: Vec<usize> = (0..rows.len()).collect();
             order.sort_by(|&a, &b| {
-                rows[b].test_acc[d]
-                    .total_cmp(&rows[a].test_acc[d])
-                    .then_with(|| rows[a].arch.cmp(&rows[b].arch))
+                rows[b].test_acc[d].total_cmp(&rows[a].test_acc[d]).then_with(|| rows[a].arch.cmp(&rows[b].arch))
             });
             let mut rank = vec![0; rows.len()];
             for (position, &row) in order.iter().enumerate() {
@@ -242,13 +218,7 @@ impl Nb201Table {
             best[d] = order[0];
             ranks[d] = rank;
         }
-        Ok(Nb201Table {
-            path: path.to_path_buf(),
-            rows,
-            by_key,
-            ranks,
-            best,
-        })
+        Ok(Nb201Table { path: path.to_path_buf(), rows, by_key, ranks, best })
     }
 
     /// The table at `path`, parsed once per process: later calls for the same file (same
@@ -264,10 +234,7 @@ impl Nb201Table {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         let key = (canonical, meta.len(), meta.modified().ok());
         // Holding the lock while parsing makes concurrent builders wait for one parse.
-        let mut cache = CACHE
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
         if let Some(table) = cache.get(&key) {
             return Ok(Arc::clone(table));
         }
@@ -365,22 +332,14 @@ impl Nb201Evaluator {
 
 impl Evaluator for Nb201Evaluator {
     fn evaluate(&mut self, arch: &Arch, key: &str) -> Result<Measurement> {
-        let row = self
-            .table
-            .get(key)
-            .or_else(|| self.table.get(arch.as_str()))
-            .ok_or_else(|| {
-                Error::Evaluation(format!(
-                    "{arch} (key {key}) is not in the NAS-Bench-201 table {}",
-                    self.table.path.display()
-                ))
-            })?;
+        let row = self.table.get(key).or_else(|| self.table.get(arch.as_str())).ok_or_else(|| {
+            Error::Evaluation(format!(
+                "{arch} (key {key}) is not in the NAS-Bench-201 table {}",
+                self.table.path.display()
+            ))
+        })?;
         let acc = row.test_acc(self.dataset);
-        Ok(Measurement {
-            signal: acc,
-            report: BTreeMap::from([(METRIC.to_string(), acc)]),
-            cost_seconds: 0.0,
-        })
+        Ok(Measurement { signal: acc, report: BTreeMap::from([(METRIC.to_string(), acc)]), cost_seconds: 0.0 })
     }
 
     fn facts(&self) -> Option<BenchmarkFacts> {
@@ -425,9 +384,7 @@ mod tests {
     }
 
     fn component(toml: &str) -> Component {
-        Component::new(ComponentKind::Evaluator, "nasbench201")
-            .with_toml(toml)
-            .unwrap()
+        Component::new(ComponentKind::Evaluator, "nasbench201").with_toml(toml).unwrap()
     }
 
     const HEADER: &str = "CIFAR10TestAccuracy200Epochs,CIFAR100TestAccuracy200Epochs,ImageNetTestAccuracy200Epochs,ArchitectureString,UniqueString";
@@ -443,9 +400,7 @@ mod tests {
     }
 
     fn small() -> tempfile::NamedTempFile {
-        write_table(&format!(
-            "{HEADER}\n90.5,70.0,40.0,{A},x\n10.0,1.0,0.8,{B},y\n85.0,71.5,41.0,{C},z\n"
-        ))
+        write_table(&format!("{HEADER}\n90.5,70.0,40.0,{A},x\n10.0,1.0,0.8,{B},y\n85.0,71.5,41.0,{C},z\n"))
     }
 
     fn load_error(body: &str) -> String {
@@ -461,23 +416,14 @@ mod tests {
         for cell in Cell::all() {
             assert!(table.get(&cell.to_string()).is_some(), "{cell} missing");
         }
-        for (dataset, optimum) in [
-            (Dataset::Cifar10, 94.373),
-            (Dataset::Cifar100, 73.513),
-            (Dataset::ImageNet16_120, 47.311),
-        ] {
-            assert!(
-                (table.optimum(dataset) - optimum).abs() < 5e-4,
-                "{dataset}: {}",
-                table.optimum(dataset)
-            );
+        for (dataset, optimum) in
+            [(Dataset::Cifar10, 94.373), (Dataset::Cifar100, 73.513), (Dataset::ImageNet16_120, 47.311)]
+        {
+            assert!((table.optimum(dataset) - optimum).abs() < 5e-4, "{dataset}: {}", table.optimum(dataset));
             let best = table.best(dataset);
             assert_eq!(table.rank(best.arch.as_str(), dataset), Some(1));
-            let mut ranks: Vec<usize> = table
-                .rows()
-                .iter()
-                .map(|r| table.rank(r.arch.as_str(), dataset).unwrap())
-                .collect();
+            let mut ranks: Vec<usize> =
+                table.rows().iter().map(|r| table.rank(r.arch.as_str(), dataset).unwrap()).collect();
             ranks.sort_unstable();
             assert_eq!(ranks, (1..=NUM_CELLS).collect::<Vec<_>>());
         }
@@ -486,26 +432,14 @@ mod tests {
     #[test]
     fn reference_evaluator_per_dataset() {
         let Some(path) = reference() else { return };
-        for (name, optimum) in [
-            ("cifar10", 94.373),
-            ("cifar100", 73.513),
-            ("imagenet16-120", 47.311),
-        ] {
-            let toml = format!(
-                "path = {:?}\ndataset = {name:?}",
-                path.display().to_string()
-            );
-            let mut evaluator =
-                Nb201Evaluator::from_component(&component(&toml), &space()).unwrap();
+        for (name, optimum) in [("cifar10", 94.373), ("cifar100", 73.513), ("imagenet16-120", 47.311)] {
+            let toml = format!("path = {:?}\ndataset = {name:?}", path.display().to_string());
+            let mut evaluator = Nb201Evaluator::from_component(&component(&toml), &space()).unwrap();
             assert_eq!(evaluator.dataset().name(), name);
             let facts = evaluator.facts().unwrap();
             assert_eq!(facts.metric, "test_acc");
             assert_eq!(facts.size, NUM_CELLS);
-            assert!(
-                (facts.optimum - optimum).abs() < 5e-4,
-                "{name}: {}",
-                facts.optimum
-            );
+            assert!((facts.optimum - optimum).abs() < 5e-4, "{name}: {}", facts.optimum);
             let best = evaluator.table().best(evaluator.dataset()).arch.clone();
             assert_eq!(evaluator.rank(best.as_str()), Some(1));
             let m = evaluator.evaluate(&best, best.as_str()).unwrap();
@@ -523,23 +457,16 @@ mod tests {
         assert_eq!(evaluator.dataset(), Dataset::Cifar10);
         assert_eq!(evaluator.table().len(), NUM_CELLS);
         // Parsed once per process: a second evaluator shares the table.
-        let again =
-            Nb201Evaluator::from_component(&component("dataset = \"cifar100\""), &space()).unwrap();
+        let again = Nb201Evaluator::from_component(&component("dataset = \"cifar100\""), &space()).unwrap();
         assert!(Arc::ptr_eq(evaluator.table(), again.table()));
-        assert!(Arc::ptr_eq(
-            evaluator.table(),
-            &Nb201Table::shared(&path).unwrap()
-        ));
+        assert!(Arc::ptr_eq(evaluator.table(), &Nb201Table::shared(&path).unwrap()));
     }
 
     #[test]
     fn settings_defaults() {
         let s: Nb201Settings = component("").parse().unwrap();
         assert_eq!(s, Nb201Settings::default());
-        assert_eq!(
-            s.path,
-            "${SEMINAS_REFERENCE_DATA}/nasbench201/nats_bench.csv"
-        );
+        assert_eq!(s.path, "${SEMINAS_REFERENCE_DATA}/nasbench201/nats_bench.csv");
         assert_eq!(s.dataset, Dataset::Cifar10);
         let s: Nb201Settings = component("dataset = \"imagenet16-120\"").parse().unwrap();
         assert_eq!(s.dataset, Dataset::ImageNet16_120);
@@ -547,30 +474,19 @@ mod tests {
 
     #[test]
     fn unknown_dataset_is_a_config_error() {
-        let err =
-            Nb201Evaluator::from_component(&component("dataset = \"svhn\""), &space()).unwrap_err();
+        let err = Nb201Evaluator::from_component(&component("dataset = \"svhn\""), &space()).unwrap_err();
         assert!(matches!(err, Error::Config { .. }), "{err:?}");
         let message = err.to_string();
-        for needle in [
-            "evaluator.nasbench201.dataset",
-            "svhn",
-            "cifar10",
-            "cifar100",
-            "imagenet16-120",
-        ] {
+        for needle in ["evaluator.nasbench201.dataset", "svhn", "cifar10", "cifar100", "imagenet16-120"] {
             assert!(message.contains(needle), "{needle} not in: {message}");
         }
     }
 
     #[test]
     fn unknown_key_is_a_config_error() {
-        let message = Nb201Evaluator::from_component(&component("datset = \"cifar10\""), &space())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains("evaluator.nasbench201") && message.contains("datset"),
-            "{message}"
-        );
+        let message =
+            Nb201Evaluator::from_component(&component("datset = \"cifar10\""), &space()).unwrap_err().to_string();
+        assert!(message.contains("evaluator.nasbench201") && message.contains("datset"), "{message}");
     }
 
     #[test]
@@ -582,21 +498,15 @@ mod tests {
         assert!(matches!(err, Error::Data { .. }), "{err:?}");
         let message = err.to_string();
         assert!(message.contains("no_such_table.csv"), "{message}");
-        assert!(
-            message.contains("not found") && message.contains("ArchitectureString"),
-            "{message}"
-        );
+        assert!(message.contains("not found") && message.contains("ArchitectureString"), "{message}");
     }
 
     #[test]
     fn unset_variable_is_named() {
         let toml = "path = \"${SEMINAS_NB201_SURELY_UNSET}/x.csv\"";
-        let message = Nb201Evaluator::from_component(&component(toml), &space())
-            .unwrap_err()
-            .to_string();
+        let message = Nb201Evaluator::from_component(&component(toml), &space()).unwrap_err().to_string();
         assert!(
-            message.contains("evaluator.nasbench201.path")
-                && message.contains("SEMINAS_NB201_SURELY_UNSET"),
+            message.contains("evaluator.nasbench201.path") && message.contains("SEMINAS_NB201_SURELY_UNSET"),
             "{message}"
         );
     }
@@ -620,23 +530,10 @@ mod tests {
         assert_eq!(table.get(B).unwrap().line, 3);
         let mut c10 = Nb201Evaluator::new(Arc::clone(&table), Dataset::Cifar10);
         let mut c100 = Nb201Evaluator::new(Arc::clone(&table), Dataset::Cifar100);
-        assert_eq!(
-            c10.facts().unwrap(),
-            BenchmarkFacts {
-                metric: "test_acc".into(),
-                optimum: 90.5,
-                size: 3
-            }
-        );
+        assert_eq!(c10.facts().unwrap(), BenchmarkFacts { metric: "test_acc".into(), optimum: 90.5, size: 3 });
         assert_eq!(c100.facts().unwrap().optimum, 71.5);
-        assert_eq!(
-            (c10.rank(A), c10.rank(C), c10.rank(B)),
-            (Some(1), Some(2), Some(3))
-        );
-        assert_eq!(
-            (c100.rank(C), c100.rank(A), c100.rank(B)),
-            (Some(1), Some(2), Some(3))
-        );
+        assert_eq!((c10.rank(A), c10.rank(C), c10.rank(B)), (Some(1), Some(2), Some(3)));
+        assert_eq!((c100.rank(C), c100.rank(A), c100.rank(B)), (Some(1), Some(2), Some(3)));
         assert_eq!(c10.rank("|junk|"), None);
         let m = c100.evaluate(&Arch::new(C), C).unwrap();
         assert_eq!(m.signal, 71.5);
@@ -645,14 +542,8 @@ mod tests {
         assert_eq!(members, vec![Arch::new(A), Arch::new(B), Arch::new(C)]);
 
         let absent = "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|";
-        let message = c10
-            .evaluate(&Arch::new(absent), absent)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains(absent) && message.contains("not in the NAS-Bench-201 table"),
-            "{message}"
-        );
+        let message = c10.evaluate(&Arch::new(absent), absent).unwrap_err().to_string();
+        assert!(message.contains(absent) && message.contains("not in the NAS-Bench-201 table"), "{message}");
     }
 
     #[test]
@@ -663,63 +554,39 @@ mod tests {
         let table = Nb201Table::load(file.path()).unwrap();
         let row = table.get(A).unwrap();
         assert_eq!(
-            (
-                row.test_acc(Dataset::Cifar10),
-                row.test_acc(Dataset::Cifar100),
-                row.test_acc(Dataset::ImageNet16_120)
-            ),
+            (row.test_acc(Dataset::Cifar10), row.test_acc(Dataset::Cifar100), row.test_acc(Dataset::ImageNet16_120)),
             (1.0, 2.0, 3.0)
         );
     }
 
     #[test]
     fn malformed_rows_name_line_and_column() {
-        let bad_arch = load_error(&format!(
-            "{HEADER}\n90,70,40,{A},x\n90,70,40,|none~0|+|none~0|,y\n"
-        ));
+        let bad_arch = load_error(&format!("{HEADER}\n90,70,40,{A},x\n90,70,40,|none~0|+|none~0|,y\n"));
         assert!(
-            bad_arch.contains("line 3, column `ArchitectureString`")
-                && bad_arch.contains("node groups"),
+            bad_arch.contains("line 3, column `ArchitectureString`") && bad_arch.contains("node groups"),
             "{bad_arch}"
         );
 
         let bad_acc = load_error(&format!("{HEADER}\n90,seventy,40,{A},x\n"));
         assert!(
-            bad_acc.contains("line 2, column `CIFAR100TestAccuracy200Epochs`")
-                && bad_acc.contains("seventy"),
+            bad_acc.contains("line 2, column `CIFAR100TestAccuracy200Epochs`") && bad_acc.contains("seventy"),
             "{bad_acc}"
         );
 
         let fraction = load_error(&format!("{HEADER}\n90,70,140,{A},x\n"));
-        assert!(
-            fraction.contains("line 2, column `ImageNetTestAccuracy200Epochs`"),
-            "{fraction}"
-        );
+        assert!(fraction.contains("line 2, column `ImageNetTestAccuracy200Epochs`"), "{fraction}");
 
         let nan = load_error(&format!("{HEADER}\nNaN,70,40,{A},x\n"));
-        assert!(
-            nan.contains("line 2, column `CIFAR10TestAccuracy200Epochs`"),
-            "{nan}"
-        );
+        assert!(nan.contains("line 2, column `CIFAR10TestAccuracy200Epochs`"), "{nan}");
 
         let short = load_error(&format!("{HEADER}\n90,70,40,{A},x\n90,70,{B}\n"));
         assert!(short.contains("line 3"), "{short}");
 
-        let repeated = load_error(&format!(
-            "{HEADER}\n90,70,40,{A},x\n91,71,41,{B},y\n92,72,42,{A},z\n"
-        ));
-        assert!(
-            repeated.contains("line 4") && repeated.contains("repeats line 2"),
-            "{repeated}"
-        );
+        let repeated = load_error(&format!("{HEADER}\n90,70,40,{A},x\n91,71,41,{B},y\n92,72,42,{A},z\n"));
+        assert!(repeated.contains("line 4") && repeated.contains("repeats line 2"), "{repeated}");
 
-        let no_column = load_error(&format!(
-            "CIFAR10TestAccuracy200Epochs,ArchitectureString\n90,{A}\n"
-        ));
-        assert!(
-            no_column.contains("line 1") && no_column.contains("CIFAR100TestAccuracy200Epochs"),
-            "{no_column}"
-        );
+        let no_column = load_error(&format!("CIFAR10TestAccuracy200Epochs,ArchitectureString\n90,{A}\n"));
+        assert!(no_column.contains("line 1") && no_column.contains("CIFAR100TestAccuracy200Epochs"), "{no_column}");
 
         let empty = load_error(&format!("{HEADER}\n"));
         assert!(empty.contains("no rows"), "{empty}");
@@ -739,10 +606,7 @@ mod tests {
                 Err(Error::InvalidArchitecture(format!("{arch} is not other")))
             }
             fn encoding(&self) -> seminas_core::Encoding {
-                seminas_core::Encoding {
-                    vocab_size: 2,
-                    allowed: vec![vec![1]],
-                }
+                seminas_core::Encoding { vocab_size: 2, allowed: vec![vec![1]] }
             }
             fn encode(&self, _: &Arch) -> Result<Vec<seminas_core::Token>> {
                 Ok(vec![1])
@@ -757,12 +621,7 @@ mod tests {
         let file = small();
         let toml = format!("path = {:?}", file.path().display().to_string());
         let other: Arc<dyn SearchSpace> = Arc::new(Other);
-        let message = Nb201Evaluator::from_component(&component(&toml), &other)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains("needs the `nasbench201` space") && message.contains("`other`"),
-            "{message}"
-        );
+        let message = Nb201Evaluator::from_component(&component(&toml), &other).unwrap_err().to_string();
+        assert!(message.contains("needs the `nasbench201` space") && message.contains("`other`"), "{message}");
     }
 }

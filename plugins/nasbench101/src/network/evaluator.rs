@@ -339,7 +339,10 @@ impl Evaluator for TrainEvaluator {
         report.insert("test_acc".to_string(), r.test_accuracy);
         report.insert("val_acc".to_string(), r.validation_accuracy);
         report.insert("params".to_string(), r.params as f64);
-        report.insert("train_loss".to_string(), r.final_loss);
+        // JSON has no NaN: a run that diverged before its last tenth has no final loss.
+        if r.final_loss.is_finite() {
+            report.insert("train_loss".to_string(), r.final_loss);
+        }
         report.insert("diverged".to_string(), if r.diverged { 1.0 } else { 0.0 });
         Ok(Measurement {
             signal: r.validation_accuracy,
