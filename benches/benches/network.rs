@@ -45,7 +45,7 @@ fn bench(
 
 fn train_step(c: &mut Criterion) {
     let spec = ModelSpec::parse_json(CELL).unwrap();
-    let small = NetworkConfig::new(spec.clone())
+    let small = NetworkConfig::new(spec)
         .with_stacks(1)
         .with_cells(1)
         .with_channels(16)

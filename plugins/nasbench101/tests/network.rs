@@ -115,7 +115,7 @@ fn forward_on_every_op_type() {
     ];
     for cell in cells {
         // Two stacks: 7x7 is max-pooled to 4x4 as TensorFlow's "same" padding does.
-        let config = NetworkConfig::new(cell.clone())
+        let config = NetworkConfig::new(cell)
             .with_stacks(2)
             .with_cells(2)
             .with_channels(16);

@@ -514,6 +514,8 @@ pub fn cifar10(dir: &Path) -> Result<ImageDataset> {
 
 #[cfg(test)]
 mod tests {
+    use rand::SeedableRng;
+
     use super::*;
 
     #[test]
@@ -593,7 +595,6 @@ mod tests {
                 .map(|&l| i64::from(l))
                 .collect::<Vec<_>>()[..]
         );
-        use rand::SeedableRng;
     }
 
     fn write_idx(path: &Path, dims: &[u32], data: &[u8], gz: bool) {
@@ -741,7 +742,6 @@ mod tests {
             err.contains("test_batch.bin") && err.contains("missing"),
             "{err}"
         );
-        use rand::SeedableRng;
     }
 
     /// Debian's `dataset-fashion-mnist` package puts the four files here.

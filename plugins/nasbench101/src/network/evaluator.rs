@@ -288,7 +288,7 @@ impl TrainEvaluator {
             seminas_core::progress::bar(self.steps, &format!("training {}", &spec.hash()[..8]))
         });
         let report = train(
-            &self.network(spec.clone(), seed),
+            &self.network(*spec, seed),
             &self.data,
             &self.training(seed ^ 0x7261_696e),
             &self.device,

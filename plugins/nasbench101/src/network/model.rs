@@ -218,7 +218,9 @@ impl NetworkConfig {
 pub fn generation_form(spec: &ModelSpec) -> ModelSpec {
     let n = spec.num_vertices();
     let middle = n.saturating_sub(2);
-    let mut best: Option<((u32, Vec<usize>), Vec<usize>)> = None;
+    // ((edge bits, op indices), new-to-old vertex map) of the first labelling so far.
+    type Candidate = ((u32, Vec<usize>), Vec<usize>);
+    let mut best: Option<Candidate> = None;
     let mut order: Vec<usize> = (1..n - 1).collect();
     // Heap's algorithm over the middle vertices (at most 5! orders).
     let mut c = vec![0usize; middle];
@@ -376,7 +378,7 @@ impl Init<'_> {
             .init(self.device);
         // tf.variance_scaling_initializer(): fan-in, truncated normal (redrawn beyond two
         // standard deviations), stddev corrected for the truncation.
-        let std = (1.0 / (kernel * kernel * c_in) as f32).sqrt() / 0.879_625_66;
+        let std = (1.0 / (kernel * kernel * c_in) as f32).sqrt() / 0.879_625_7;
         conv.weight = self.param([c_out, c_in, kernel, kernel], move |rng| loop {
             let z = normal(rng);
             if z.abs() <= 2.0 {
@@ -461,6 +463,9 @@ impl ConvBnRelu {
 
 /// The operation at an interior vertex.
 #[derive(Module, Debug)]
+// A cell has at most five vertices: boxing the convolution would save nothing worth the
+// indirection.
+#[allow(clippy::large_enum_variant)]
 pub enum VertexOp {
     /// `conv3x3-bn-relu` or `conv1x1-bn-relu`.
     Conv(ConvBnRelu),
@@ -689,17 +694,14 @@ mod tests {
     #[test]
     fn config_is_checked() {
         let s = spec(&[&[0, 1], &[0, 0]], &["input", "output"]);
-        assert!(NetworkConfig::new(s.clone()).validate().is_ok());
-        let err = NetworkConfig::new(s.clone())
+        assert!(NetworkConfig::new(s).validate().is_ok());
+        let err = NetworkConfig::new(s)
             .with_channels(4)
             .validate()
             .unwrap_err()
             .to_string();
         assert!(err.contains("at least 5"), "{err}");
-        assert!(NetworkConfig::new(s.clone())
-            .with_stacks(0)
-            .validate()
-            .is_err());
+        assert!(NetworkConfig::new(s).with_stacks(0).validate().is_err());
         assert!(NetworkConfig::new(s)
             .with_bn_momentum(1.0)
             .validate()
