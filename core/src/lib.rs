@@ -12,7 +12,7 @@ mod errors;
 mod evaluator;
 pub mod experiment;
 mod plots;
-mod progress;
+pub mod progress;
 mod oracle;
 mod registry;
 mod restricted;

@@ -50,12 +50,50 @@ enum Command {
         #[command(subcommand)]
         command: data::SpaceCommand,
     },
+    /// Training speed of a NAS-Bench-101 network on generated CIFAR-10-shaped batches
+    /// (scripts/gpu-check.sh).
+    #[command(hide = true)]
+    TrainThroughput(ThroughputArgs),
 }
 
 #[derive(Args, Debug)]
+struct ThroughputArgs {
+    /// Device: flex, libtorch, libtorch-cuda:N or cuda:N.
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// Stacks of cells.
+    #[arg(long, default_value_t = 3)]
+    stacks: usize,
+    /// Cells per stack.
+    #[arg(long, default_value_t = 3)]
+    cells: usize,
+    /// Stem channels.
+    #[arg(long, default_value_t = 128)]
+    channels: usize,
+    /// Images per batch.
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+    /// Image height and width (3 channels).
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+}
+
+/// The main job, run by `seminas search` without `--config`: SemiNAS on NAS-Bench-101 cells
+/// trained from scratch on the embedded handwritten digits.
+pub const DEFAULT_CONFIG: &str = include_str!("../../../examples/configs/nasbench101-train-digits.toml");
+
+#[derive(Args, Debug)]
 struct SearchArgs {
-    /// Config file (TOML).
-    #[arg(long, short, required_unless_present = "resume")]
+    /// Config file (TOML); without it (and without --resume), the main job: `seminas-nao` on
+    /// NAS-Bench-101 cells trained on the embedded digits
+    /// (examples/configs/nasbench101-train-digits.toml).
+    #[arg(long, short)]
     config: Option<PathBuf>,
     /// Continue the interrupted run in this folder (its config.toml and history.jsonl);
     /// evaluations already made are not repeated.
@@ -167,6 +205,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predictor { command: PredictorCommand::Eval(args) } => predictor_eval(args),
         Command::Data { command } => data::data(command),
         Command::Space { command } => data::space(command),
+        Command::TrainThroughput(args) => train_throughput(args),
     }
 }
 
@@ -191,7 +230,17 @@ fn search(args: SearchArgs) -> Result<()> {
     if let Some(dir) = &args.resume {
         return resume(dir);
     }
-    let mut config = Config::load(args.config.as_deref().expect("clap requires --config or --resume"))?;
+    let mut config = match args.config.as_deref() {
+        Some(path) => Config::load(path)?,
+        None => {
+            eprintln!("no --config: running the main job (examples/configs/nasbench101-train-digits.toml)");
+            let mut config = Config::parse(DEFAULT_CONFIG)?;
+            let here = std::env::current_dir().context("reading the current folder")?;
+            config.base_dir = here.clone();
+            config.config_dir = Some(here);
+            config
+        }
+    };
     if let Some(s) = args.strategy {
         config.search.strategy = s;
     }
@@ -237,7 +286,16 @@ fn print_summary(summary: &seminas_core::Summary, out: &Path) {
         summary.strategy, summary.space, summary.evaluator, summary.seed, summary.queries, summary.wall_seconds
     );
     if let Some(best) = &summary.best {
-        println!("best architecture (query {}): {}", best.query, best.details);
+        match &best.details {
+            // Structured descriptions (e.g. a cell's matrix, ops and hash): one field a line.
+            serde_json::Value::Object(fields) => {
+                println!("best architecture (query {}):", best.query);
+                for (name, value) in fields {
+                    println!("  {name}: {value}");
+                }
+            }
+            other => println!("best architecture (query {}): {other}", best.query),
+        }
         println!("  search signal: {:.6}", best.signal);
         for (name, value) in &best.report {
             println!("  {name}: {value:.6}");
@@ -345,6 +403,44 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         results.len(),
         started.elapsed().as_secs_f64(),
         args.out.display()
+    );
+    Ok(())
+}
+
+fn train_throughput(args: ThroughputArgs) -> Result<()> {
+    use seminas_nasbench101::network::{throughput, NetworkConfig, TrainingConfig};
+    let device = args.device.parse::<DeviceSpec>()?.device()?;
+    if args.batch_size == 0 || args.steps == 0 {
+        bail!("--batch-size and --steps must be at least 1");
+    }
+    // The data README's cell: every op, five interior vertices, the input feeding four of them.
+    let spec = seminas_nasbench101::ModelSpec::parse_json(
+        r#"{"matrix":[[0,1,1,1,0,1,0],[0,0,0,0,0,0,1],[0,0,0,0,0,0,1],[0,0,0,0,1,0,0],[0,0,0,0,0,0,1],[0,0,0,0,0,0,1],[0,0,0,0,0,0,0]],"ops":["input","conv1x1-bn-relu","conv3x3-bn-relu","conv3x3-bn-relu","conv3x3-bn-relu","maxpool3x3","output"]}"#,
+    )?;
+    let network = NetworkConfig::new(spec).with_stacks(args.stacks).with_cells(args.cells).with_channels(args.channels);
+    network.validate()?;
+    let mut training = TrainingConfig::new(args.warmup + args.steps);
+    training.batch_size = args.batch_size;
+    eprintln!(
+        "training {} stacks x {} cells, {} channels ({} parameters) on {} for {} + {} steps of {} {}x{} images",
+        args.stacks,
+        args.cells,
+        args.channels,
+        network.num_params(),
+        args.device,
+        args.warmup,
+        args.steps,
+        args.batch_size,
+        args.size,
+        args.size
+    );
+    let t = throughput(&network, &training, args.size, args.warmup, args.steps, &device);
+    if !t.last_loss.is_finite() {
+        bail!("training diverged: loss {}", t.last_loss);
+    }
+    println!(
+        "{:.1} images/s ({} steps of {} images in {:.2} s, last loss {:.4})",
+        t.images_per_second, t.steps, t.batch_size, t.seconds, t.last_loss
     );
     Ok(())
 }

@@ -9,8 +9,12 @@
 //! - [`NasBench101Space`]: sampling and mutation as in the NAS-Bench-101 paper's random
 //!   search and regularized evolution.
 //!
-//! Query results come from the core `table` evaluator, e.g. over a JSON-lines file whose
-//! records carry `matrix` and `ops`.
+//! - [`network`]: the NAS-Bench-101 network of a cell, trained from scratch on Burn by the
+//!   `nasbench101-train` evaluator.
+//!
+//! Query results come from the `nasbench101` evaluator (the official data file), from the core
+//! `table` evaluator (e.g. a JSON-lines file whose records carry `matrix` and `ops`), or from
+//! training (`nasbench101-train`).
 #![warn(missing_docs)]
 
 pub mod canonical;
@@ -20,6 +24,7 @@ pub mod enumerate;
 mod evaluator;
 pub mod hash;
 mod md5x;
+pub mod network;
 mod space;
 pub mod spec;
 
@@ -61,7 +66,7 @@ struct Settings {
     sampling: Sampling,
 }
 
-/// Registers the `nasbench101` space and evaluator.
+/// Registers the `nasbench101` space and the `nasbench101` and `nasbench101-train` evaluators.
 pub fn register(registry: &mut Registry) -> Result<()> {
     registry.add_space(SPACE_NAME, DESCRIPTION, EXAMPLE, |component| {
         let Settings { sampling } = component.parse()?;
@@ -73,6 +78,16 @@ pub fn register(registry: &mut Registry) -> Result<()> {
         evaluator::EXAMPLE,
         |component, space| {
             Ok(Box::new(NasBench101Evaluator::from_component(
+                component, space,
+            )?))
+        },
+    )?;
+    registry.add_evaluator(
+        network::TRAIN_EVALUATOR_NAME,
+        network::DESCRIPTION,
+        network::EXAMPLE,
+        |component, space| {
+            Ok(Box::new(network::TrainEvaluator::from_component(
                 component, space,
             )?))
         },
