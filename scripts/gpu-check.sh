@@ -4,7 +4,11 @@
 #  2. trains the paper's full-size network (3 stacks x 3 cells, 128 channels) for a fixed
 #     number of steps on generated CIFAR-10-shaped batches (256 images of 3x32x32) and prints
 #     images per second,
-#  3. runs the main job (`seminas search` with the embedded config) on libtorch-cuda:0.
+#  3. runs the main job (`seminas search` with the embedded config) on libtorch-cuda:0,
+#  4. benchmarks the controller's training step on libtorch-cuda:N and cuda:N next to flex and
+#     libtorch on the CPU (criterion, steps per second printed), and runs a short NAS-Bench-201-
+#     shaped search on each device (CUDA through CubeCL needs the `cuda` feature; that part is
+#     skipped with a message when it does not build).
 #
 # Usage: scripts/gpu-check.sh [GPU_INDEX]   (environment: STEPS, default 30; OUT, default
 # runs/gpu-check). Needs libtorch as the tch crate finds it: LIBTORCH (and LD_LIBRARY_PATH)
@@ -17,8 +21,8 @@ steps="${STEPS:-30}"
 out="${OUT:-runs/gpu-check}"
 
 if [[ -z "${LIBTORCH:-}" && -z "${LIBTORCH_USE_PYTORCH:-}" ]]; then
-    echo "gpu-check: set LIBTORCH (see scripts/setup-libtorch.sh) or LIBTORCH_USE_PYTORCH=1" >&2
-    exit 2
+    echo "gpu-check: installing libtorch with scripts/setup-libtorch.sh" >&2
+    eval "$(scripts/setup-libtorch.sh)"
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
@@ -38,3 +42,27 @@ rm -rf "$out"
 start=$SECONDS
 "$bin" search --device "libtorch-cuda:$gpu" --out "$out"
 echo "main job wall time: $((SECONDS - start)) s"
+
+echo "== controller training step (batch 100, length 27): flex, libtorch CPU, libtorch-cuda:$gpu, cuda:$gpu"
+devices="libtorch-cuda:$gpu"
+features=libtorch
+if cargo build --release --locked -p seminas-benches --features libtorch,seminas-core/cuda --benches >/dev/null 2>&1; then
+    devices="$devices,cuda:$gpu"
+    features="libtorch,seminas-core/cuda"
+else
+    echo "(the cuda feature does not build here; cuda:$gpu skipped)"
+fi
+SEMINAS_BENCH_DEVICES="$devices" cargo bench --locked -p seminas-benches --features "$features" --bench controller \
+    -- --warm-up-time 1 --measurement-time 5 controller_train_step 2>&1 |
+    awk '/^controller_train_step/ {name=$1} /time:/ {ms=$(NF-3); unit=$(NF-2); if (unit=="µs") ms/=1000; if (unit=="s") ms*=1000;
+         printf "%-55s %9.2f ms/step %9.1f steps/s\n", name, ms, 1000/ms}'
+
+if [[ -n "${SEMINAS_REFERENCE_DATA:-}" && -f "$SEMINAS_REFERENCE_DATA/nasbench201/nats_bench.csv" ]]; then
+    for device in flex "libtorch-cuda:$gpu"; do
+        echo "== short seminas-nao search on NAS-Bench-201, $device"
+        start=$SECONDS
+        "$bin" search --config examples/configs/nasbench201-seminas-nao.toml --device "$device" \
+            --out "$out-nb201-${device//:/_}" | tail -3
+        echo "wall time on $device: $((SECONDS - start)) s"
+    done
+fi

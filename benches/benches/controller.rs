@@ -2,7 +2,8 @@
 //! and pseudo-labelling of 10,000 sequences, on NAS-Bench-101 encodings, on the `flex` CPU
 //! device: with the default engine there (the fused CPU engine, ids `flex_...`) and with
 //! `engine = "burn"` for comparison (ids `flex_burn_...`); built with `--features libtorch`,
-//! also on Burn's libtorch CPU backend (ids `libtorch_...`), side by side in one run.
+//! also on Burn's libtorch CPU backend (ids `libtorch_...`), side by side in one run; and on
+//! the devices listed in `SEMINAS_BENCH_DEVICES` (comma-separated, e.g. `libtorch-cuda:0`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::SeedableRng;
@@ -35,6 +36,14 @@ fn variants() -> Vec<(DeviceSpec, NaoEngine, &'static str)> {
     ];
     if cfg!(feature = "libtorch") {
         variants.push((DeviceSpec::Libtorch, NaoEngine::Burn, "libtorch"));
+    }
+    // GPUs, e.g. SEMINAS_BENCH_DEVICES=libtorch-cuda:0,cuda:0 (scripts/gpu-check.sh).
+    if let Ok(list) = std::env::var("SEMINAS_BENCH_DEVICES") {
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let device: DeviceSpec = name.parse().unwrap_or_else(|e| panic!("SEMINAS_BENCH_DEVICES: {e}"));
+            let label: &'static str = Box::leak(name.replace([':', '-'], "_").into_boxed_str());
+            variants.push((device, NaoEngine::Burn, label));
+        }
     }
     variants
 }

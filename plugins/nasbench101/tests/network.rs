@@ -157,7 +157,18 @@ fn seeds_fix_the_weights() {
 
 #[test]
 fn one_training_step_lowers_the_loss() {
-    let device = Device::flex();
+    two_steps_on(Device::flex());
+}
+
+/// The same network trains on Burn's libtorch CPU backend (feature `libtorch`).
+#[cfg(feature = "libtorch")]
+#[test]
+fn libtorch_cpu_training_step_lowers_the_loss() {
+    let device = seminas_core::DeviceSpec::Libtorch.device().unwrap();
+    two_steps_on(device);
+}
+
+fn two_steps_on(device: Device) {
     let data = DatasetSource::Digits.load(Limits::default()).unwrap();
     let network = NetworkConfig::new(every_op())
         .with_stacks(1)
