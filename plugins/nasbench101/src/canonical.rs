@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use crate::spec::{ModelSpec, Op, MAX_VERTICES};
+use crate::spec::{ModelSpec, MAX_VERTICES};
 
 const MAX_MIDDLE: usize = MAX_VERTICES - 2;
 
@@ -51,16 +51,6 @@ fn permutations(m: usize) -> &'static [[u8; MAX_MIDDLE]] {
     &table[m]
 }
 
-fn op_rank(op: Op) -> u64 {
-    match op {
-        Op::Input => 0,
-        Op::Conv3x3 => 1,
-        Op::Conv1x1 => 2,
-        Op::MaxPool3x3 => 3,
-        Op::Output => 4,
-    }
-}
-
 /// The canonical code of a cell: `canonical_code(a) == canonical_code(b)` exactly when `a` and
 /// `b` are isomorphic (the same network with middle vertices numbered differently).
 pub fn canonical_code(spec: &ModelSpec) -> u64 {
@@ -70,7 +60,7 @@ pub fn canonical_code(spec: &ModelSpec) -> u64 {
     let mut inv = [0u16; MAX_VERTICES];
     for v in 0..n {
         let inn = rows.iter().filter(|&&r| r >> v & 1 == 1).count() as u16;
-        inv[v] = (op_rank(ops[v]) as u16) << 8 | (rows[v].count_ones() as u16) << 4 | inn;
+        inv[v] = u16::from(ops[v].code()) << 8 | (rows[v].count_ones() as u16) << 4 | inn;
     }
     // Middle vertices sorted by invariant.
     let m = n - 2;
@@ -103,7 +93,7 @@ pub fn canonical_code(spec: &ModelSpec) -> u64 {
     }
     let mut labels = 0u64;
     for &v in &base[..m] {
-        labels = labels << 2 | (op_rank(ops[usize::from(v)]) - 1);
+        labels = labels << 2 | (u64::from(ops[usize::from(v)].code()) - 1);
     }
     (n as u64) << 59 | labels << 49 | best
 }

@@ -50,6 +50,30 @@ impl Op {
         }
     }
 
+    /// A small stable number per operation (input 0, conv3x3 1, conv1x1 2, maxpool 3,
+    /// output 4): the binary cache stores it and the canonical code orders vertices by it.
+    pub fn code(self) -> u8 {
+        match self {
+            Op::Input => 0,
+            Op::Conv3x3 => 1,
+            Op::Conv1x1 => 2,
+            Op::MaxPool3x3 => 3,
+            Op::Output => 4,
+        }
+    }
+
+    /// The operation of [`code`](Self::code), if `code` is one.
+    pub fn from_code(code: u8) -> Option<Op> {
+        Some(match code {
+            0 => Op::Input,
+            1 => Op::Conv3x3,
+            2 => Op::Conv1x1,
+            3 => Op::MaxPool3x3,
+            4 => Op::Output,
+            _ => return None,
+        })
+    }
+
     /// Parses an official label string.
     pub fn from_label(label: &str) -> Option<Op> {
         Some(match label {

@@ -85,27 +85,6 @@ fn pad8(out: &mut Vec<u8>) {
     }
 }
 
-fn op_code(op: Op) -> u8 {
-    match op {
-        Op::Input => 0,
-        Op::Conv3x3 => 1,
-        Op::Conv1x1 => 2,
-        Op::MaxPool3x3 => 3,
-        Op::Output => 4,
-    }
-}
-
-fn code_op(code: u8) -> Option<Op> {
-    Some(match code {
-        0 => Op::Input,
-        1 => Op::Conv3x3,
-        2 => Op::Conv1x1,
-        3 => Op::MaxPool3x3,
-        4 => Op::Output,
-        _ => return None,
-    })
-}
-
 /// Lays out a parse as a cache image.
 pub fn build(parsed: &Parsed, stamp: SourceStamp) -> Vec<u8> {
     let cells = parsed.hashes.len();
@@ -139,7 +118,7 @@ pub fn build(parsed: &Parsed, stamp: SourceStamp) -> Vec<u8> {
         rec[0] = spec.num_vertices() as u8;
         rec[1..1 + spec.num_vertices()].copy_from_slice(spec.rows());
         for (i, &op) in spec.ops().iter().enumerate() {
-            rec[8 + i] = op_code(op);
+            rec[8 + i] = op.code();
         }
         out.extend_from_slice(&rec);
     }
@@ -354,7 +333,7 @@ impl Layout {
         }
         let mut ops = [Op::Input; MAX_VERTICES];
         for v in 0..n {
-            ops[v] = code_op(rec[8 + v]).ok_or_else(|| format!("cell {i} has a bad op code"))?;
+            ops[v] = Op::from_code(rec[8 + v]).ok_or_else(|| format!("cell {i} has a bad op code"))?;
         }
         RawCell::from_rows(&rec[1..1 + n], &ops[..n])
             .and_then(|raw| raw.prune())
