@@ -45,4 +45,18 @@ pub trait Controller: Send {
         wanted: usize,
         accept: &mut dyn FnMut(&[Token]) -> bool,
     ) -> Result<Vec<Vec<Token>>>;
+
+    /// The complete training state (weights, optimiser state, random generator) for a
+    /// checkpoint, such that [`Controller::load_state`] on a freshly built controller continues
+    /// exactly as this one would. `None` (the default) means this controller cannot save it: a
+    /// strategy using it then writes no checkpoints and an interrupted run resumes by replaying
+    /// its history from the start.
+    fn save_state(&self) -> Result<Option<serde_json::Value>> {
+        Ok(None)
+    }
+
+    /// Restores a state saved by [`Controller::save_state`].
+    fn load_state(&mut self, _state: serde_json::Value) -> Result<()> {
+        Err(crate::Error::Controller("this controller cannot restore a saved state".into()))
+    }
 }

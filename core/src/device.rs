@@ -117,6 +117,15 @@ fn libtorch_device(_gpu: Option<usize>) -> Result<Device> {
 
 #[cfg(feature = "cuda")]
 fn cuda_device(i: usize) -> Result<Device> {
+    // Checked up front: CubeCL would otherwise fail on the first kernel launch. Enumeration
+    // answers 0 on a machine without the NVIDIA driver rather than failing.
+    let found = Device::enumerate(burn::tensor::DeviceType::Cuda).into_vec().len();
+    if i >= found {
+        return Err(Error::Device(format!(
+            "cuda:{i} requested but CubeCL sees {found} CUDA device(s){}",
+            if found == 0 { " (no NVIDIA driver or GPU on this machine)".to_string() } else { format!(": cuda:0..{}", found - 1) }
+        )));
+    }
     Ok(Device::cuda(i))
 }
 
@@ -136,6 +145,16 @@ mod tests {
         }
         assert!("tpu".parse::<DeviceSpec>().unwrap_err().to_string().contains("unknown device"));
         assert!("cuda:x".parse::<DeviceSpec>().is_err());
+    }
+
+    /// A GPU index past the machine's GPUs is an error naming what there is (every machine has
+    /// fewer than 99 GPUs).
+    #[test]
+    fn absent_gpus_are_errors() {
+        for spec in [DeviceSpec::Cuda(99), DeviceSpec::LibtorchCuda(99)] {
+            let err = spec.device().unwrap_err().to_string();
+            assert!(err.contains("rebuild with") || err.contains("device(s)"), "{spec}: {err}");
+        }
     }
 
     #[cfg(not(feature = "libtorch"))]

@@ -5,6 +5,7 @@
 //! the built-in strategies (`seminas-nao`, `nao`, `seminas-re`, `re`, `random`).
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 mod config;
 mod controller;
 mod device;
@@ -27,6 +28,7 @@ pub mod predictor;
 pub mod stats;
 pub mod strategies;
 
+pub use checkpoint::{read_checkpoint, CheckpointBody, Checkpointer, Restored, RngState, CHECKPOINT_FILE, CHECKPOINT_FORMAT};
 pub use config::{Component, ComponentKind, Config, ExperimentSection, SearchSection, Sweep};
 pub use controller::{Controller, Example, FitReport};
 pub use device::DeviceSpec;

@@ -88,6 +88,17 @@ impl Oracle {
         self
     }
 
+    /// Starts from the evaluations of an interrupted run up to its last checkpoint: they count
+    /// as spent and answer repeats, exactly as if this oracle had made them.
+    pub fn with_restored(mut self, records: Vec<Record>) -> Self {
+        for record in records {
+            self.cost_seconds += record.measurement.cost_seconds;
+            self.cache.insert(record.key.clone(), record.measurement.clone());
+            self.history.push(record);
+        }
+        self
+    }
+
     /// Appends new evaluations to an existing journal at `path` (see [`Oracle::with_journal`]).
     pub fn with_appending_journal(mut self, path: &Path) -> Result<Self> {
         let file = OpenOptions::new().append(true).create(true).open(path).map_err(|e| Error::io(path, e))?;
@@ -156,11 +167,20 @@ impl Oracle {
         if let (None, Some((path, writer))) = (&replayed, &mut self.journal) {
             // Flushed and synced before the strategy sees the result, so that a crash never
             // loses an evaluation that was used.
-            let line = serde_json::to_string(&record).expect("records serialise");
-            writeln!(writer, "{line}")
+            let line = serde_json::to_string(&record).expect("records serialise") + "\n";
+            let failpoint = crate::checkpoint::failpoint::get();
+            if failpoint == Some(crate::checkpoint::failpoint::Point::TornQuery(record.query)) {
+                let _ = writer.flush();
+                crate::checkpoint::failpoint::tear(writer.get_mut(), line.as_bytes());
+            }
+            writer
+                .write_all(line.as_bytes())
                 .and_then(|_| writer.flush())
                 .and_then(|_| writer.get_ref().sync_data())
                 .map_err(|e| Error::io(path.clone(), e))?;
+            if failpoint == Some(crate::checkpoint::failpoint::Point::AfterQuery(record.query)) {
+                std::process::abort();
+            }
         }
         self.history.push(record);
         self.cache.insert(key, measurement.clone());

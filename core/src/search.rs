@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::{
-    run_search, Component, ComponentKind, Config, Error, Evaluator, Oracle, Record, Registry, RestrictedSpace,
+    run_search, Checkpointer, Component, ComponentKind, Config, Error, Evaluator, Oracle, Record, Registry, RestrictedSpace,
     Result, SearchSpace, Strategy,
 };
 
@@ -123,10 +123,12 @@ impl PreparedSearch<'_> {
         self.run_inner(out, None)
     }
 
-    /// Continues a run interrupted in `out`: the search restarts with the same seed and the
-    /// evaluations already in `out/history.jsonl` answer its queries again, so no query is
-    /// spent twice and the result equals that of an uninterrupted run. A torn last line is
-    /// dropped with a warning on stderr.
+    /// Continues a run interrupted in `out`. The strategy continues from its last checkpoint
+    /// (`out/checkpoint.json`: iteration, pools, random generator, controller state); the
+    /// evaluations made after it, and without a checkpoint all of them, answer its queries
+    /// again from `out/history.jsonl`, so no query is spent twice and the result equals that of
+    /// an uninterrupted run. A torn last line is dropped with a warning on stderr; a corrupt
+    /// checkpoint or one written by another run is an error.
     pub fn resume(self, out: &Path) -> Result<(Summary, Vec<Record>)> {
         let path = out.join("history.jsonl");
         let records = if path.exists() {
@@ -146,14 +148,38 @@ impl PreparedSearch<'_> {
         let PreparedSearch { registry, config, space, evaluator, strategy } = self;
         let s = &config.search;
         let mut oracle = Oracle::new(space.clone(), evaluator, s.budget);
+        let mut checkpoints = Checkpointer::disabled();
         if let Some(dir) = out {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            checkpoints = Checkpointer::new(dir, &config.to_toml(), &s.strategy, s.seed);
             let journal = dir.join("history.jsonl");
             match replay {
-                Some(records) => {
-                    oracle = oracle.with_replay(records).with_appending_journal(&journal)?;
+                Some(mut records) => {
+                    // Evaluations up to the last checkpoint are restored as made; the strategy
+                    // continues from the checkpoint and the later ones answer its queries again.
+                    let restored = match checkpoints.load(&records)? {
+                        Some(c) => {
+                            eprintln!(
+                                "{}: continuing from the checkpoint of iteration {} ({} evaluations; {} later ones \
+                                 answer the search's queries again)",
+                                dir.display(),
+                                c.iteration,
+                                c.queries,
+                                records.len() - c.queries
+                            );
+                            c.queries
+                        }
+                        None => 0,
+                    };
+                    let after = records.split_off(restored);
+                    oracle = oracle.with_restored(records).with_replay(after).with_appending_journal(&journal)?;
                 }
                 None => {
+                    // A checkpoint left by an earlier run in this folder belongs to that run.
+                    let stale = dir.join(crate::CHECKPOINT_FILE);
+                    if stale.exists() {
+                        std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+                    }
                     let path = dir.join("config.toml");
                     std::fs::write(&path, config.to_toml()).map_err(|e| Error::io(&path, e))?;
                     oracle = oracle.with_journal(&journal)?;
@@ -164,7 +190,7 @@ impl PreparedSearch<'_> {
         let encoding = space.encoding();
         let build = || registry.build_controller(&controller_component, &encoding);
         let started = Instant::now();
-        let outcome = run_search(strategy.as_ref(), &mut oracle, &build, s.seed)?;
+        let outcome = run_search(strategy.as_ref(), &mut oracle, &build, s.seed, &mut checkpoints)?;
         if oracle.replay_left() > 0 {
             return Err(Error::Evaluation(format!(
                 "cannot resume: the search ended with {} saved evaluations not asked for again; \

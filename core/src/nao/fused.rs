@@ -1603,6 +1603,16 @@ pub(super) struct Fused {
     ws: Ws,
 }
 
+/// The fused engine's trainable state: weights and Adam moments (f32 values round-trip
+/// exactly through JSON).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct FusedSnapshot {
+    params: Vec<f32>,
+    moment_1: Vec<f32>,
+    moment_2: Vec<f32>,
+    time: i32,
+}
+
 /// Collects parameter values in visiting order.
 struct Collect {
     values: Vec<f32>,
@@ -1660,6 +1670,30 @@ impl Fused {
             masks: Masks::default(),
             ws,
         }
+    }
+
+    /// The weights and the Adam state, for a checkpoint.
+    pub fn snapshot(&self) -> FusedSnapshot {
+        FusedSnapshot {
+            params: self.params.clone(),
+            moment_1: self.moment_1.clone(),
+            moment_2: self.moment_2.clone(),
+            time: self.time,
+        }
+    }
+
+    /// Restores a [`Fused::snapshot`] of an engine of the same shape.
+    pub fn restore(&mut self, snapshot: FusedSnapshot) -> std::result::Result<(), String> {
+        let n = self.params.len();
+        let lengths = [snapshot.params.len(), snapshot.moment_1.len(), snapshot.moment_2.len()];
+        if lengths != [n; 3] {
+            return Err(format!("the saved controller has {lengths:?} values where this one has {n}"));
+        }
+        self.params = snapshot.params;
+        self.moment_1 = snapshot.moment_1;
+        self.moment_2 = snapshot.moment_2;
+        self.time = snapshot.time;
+        Ok(())
     }
 
     /// `template` (a model of the same shape) with this engine's weights.

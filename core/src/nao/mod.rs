@@ -8,6 +8,7 @@
 mod fused;
 mod inference;
 mod model;
+mod state;
 mod training;
 
 use std::sync::OnceLock;
@@ -94,6 +95,14 @@ impl Default for NaoSettings {
     }
 }
 
+/// Adam with L2 weight decay, as the official NAO code trains its controller.
+fn adam(settings: &NaoSettings) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(Some(WeightDecayConfig::new(settings.l2_reg as f32)))
+        .init()
+}
+
 /// The NAO encoder-predictor-decoder controller.
 pub struct NaoController {
     settings: NaoSettings,
@@ -140,10 +149,7 @@ impl NaoController {
             dropout: settings.dropout,
         }
         .init(&mut rng, &device);
-        let optim = AdamConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(Some(WeightDecayConfig::new(settings.l2_reg as f32)))
-            .init();
+        let optim = adam(&settings);
         let fused = use_fused.then(|| {
             let dims = Dims::new(
                 encoding.vocab_size,
@@ -225,6 +231,14 @@ impl Controller for NaoController {
         accept: &mut dyn FnMut(&[Token]) -> bool,
     ) -> Result<Vec<Vec<Token>>> {
         self.generate(seeds, wanted, accept)
+    }
+
+    fn save_state(&self) -> Result<Option<serde_json::Value>> {
+        self.save().map(Some)
+    }
+
+    fn load_state(&mut self, state: serde_json::Value) -> Result<()> {
+        self.load(state)
     }
 }
 

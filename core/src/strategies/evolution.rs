@@ -29,9 +29,17 @@ impl Default for EvolutionSettings {
     }
 }
 
+#[derive(Clone, Serialize, Deserialize)]
 struct Member {
     arch: Arch,
     signal: f64,
+}
+
+/// What regularized evolution checkpoints besides the generator: the population, oldest first.
+#[derive(Serialize, Deserialize)]
+struct EvolutionState {
+    population: VecDeque<Member>,
+    stale: usize,
 }
 
 /// Picks the best of `sample` members drawn uniformly with replacement.
@@ -67,9 +75,24 @@ impl RegularizedEvolution {
 
 impl Strategy for RegularizedEvolution {
     fn search(&self, ctx: &mut SearchContext<'_>) -> Result<()> {
-        let mut population = initial_population(ctx, self.settings.population.max(1))?;
-        let mut stale = 0;
+        let size = self.settings.population.max(1);
+        let (mut cycle, mut population, mut stale) = match ctx.restore::<EvolutionState>()? {
+            Some(r) => (r.iteration, r.state.population, r.state.stale),
+            None => {
+                let population = initial_population(ctx, size)?;
+                ctx.checkpoint(0, &EvolutionState { population: population.clone(), stale: 0 }, None)?;
+                (0, population, 0)
+            }
+        };
+        let mut children = 0;
         while ctx.oracle.remaining() > 0 && !population.is_empty() && stale < MAX_STALE {
+            // One checkpoint per population's worth of children: generations are single queries.
+            if children == size {
+                children = 0;
+                cycle += 1;
+                ctx.checkpoint(cycle, &EvolutionState { population: population.clone(), stale }, None)?;
+            }
+            children += 1;
             let parent = tournament(&population, self.settings.sample, ctx.rng).arch.clone();
             let child = ctx.space.mutate(&parent, ctx.rng);
             let generation = ctx.oracle.spent();
@@ -145,11 +168,20 @@ impl Strategy for SemiEvolution {
     fn search(&self, ctx: &mut SearchContext<'_>) -> Result<()> {
         let s = &self.settings;
         let space = ctx.space.clone();
-        let mut population = initial_population(ctx, s.population.max(1))?;
         let mut controller = (ctx.controller)()?;
+        let (mut generation, mut population) = match ctx.restore::<EvolutionState>()? {
+            Some(r) => {
+                if let Some(state) = r.controller {
+                    controller.load_state(state)?;
+                }
+                (r.iteration, r.state.population)
+            }
+            None => (0, initial_population(ctx, s.population.max(1))?),
+        };
         let semi = SemiSupervised { m: s.m, up_sample: s.up_sample, pretrain_epochs: s.pretrain_epochs, epochs: s.epochs };
-        let mut generation = 0;
         while ctx.oracle.remaining() > 0 && !population.is_empty() {
+            let state = EvolutionState { population: population.clone(), stale: 0 };
+            ctx.checkpoint(generation, &state, Some(controller.as_ref()))?;
             generation += 1;
             let labelled: Vec<(Arch, f64)> =
                 ctx.oracle.history().iter().map(|r| (r.arch.clone(), r.measurement.signal)).collect();

@@ -28,10 +28,20 @@ pub fn evaluate_random(ctx: &mut SearchContext<'_>, count: usize, iteration: usi
 /// Random search: uniform samples until the budget is spent.
 pub struct RandomSearch;
 
+/// Random search checkpoints (its generator) after every this many evaluations.
+const CHECKPOINT_EVERY: usize = 25;
+
 impl Strategy for RandomSearch {
     fn search(&self, ctx: &mut SearchContext<'_>) -> Result<()> {
-        let budget = ctx.oracle.remaining();
-        evaluate_random(ctx, budget, 0)?;
+        let mut chunk = ctx.restore::<()>()?.map_or(0, |r| r.iteration);
+        while ctx.oracle.remaining() > 0 {
+            let wanted = CHECKPOINT_EVERY.min(ctx.oracle.remaining());
+            if evaluate_random(ctx, wanted, 0)? < wanted {
+                break;
+            }
+            chunk += 1;
+            ctx.checkpoint(chunk, &(), None)?;
+        }
         Ok(())
     }
 }

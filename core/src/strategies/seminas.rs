@@ -81,11 +81,24 @@ impl Strategy for SemiNas {
     fn search(&self, ctx: &mut SearchContext<'_>) -> Result<()> {
         let s = &self.settings;
         let space = ctx.space.clone();
-        // Lines 2-3: N random architectures, evaluated.
-        super::random::evaluate_random(ctx, s.n, 0)?;
         let mut controller = (ctx.controller)()?;
+        // The labelled pool is the oracle's history, so a checkpoint needs only the iteration,
+        // the generator and the controller.
+        let mut iteration = match ctx.restore::<()>()? {
+            Some(restored) => {
+                if let Some(state) = restored.controller {
+                    controller.load_state(state)?;
+                }
+                restored.iteration
+            }
+            None => {
+                // Lines 2-3: N random architectures, evaluated.
+                super::random::evaluate_random(ctx, s.n, 0)?;
+                ctx.checkpoint(0, &(), Some(controller.as_ref()))?;
+                0
+            }
+        };
         let semi = SemiSupervised { m: s.m, up_sample: s.up_sample, pretrain_epochs: s.pretrain_epochs, epochs: s.epochs };
-        let mut iteration = 0;
         while ctx.oracle.remaining() > 0 && s.iterations.is_none_or(|l| iteration < l) {
             iteration += 1;
             let labelled: Vec<(Arch, f64)> =
@@ -126,6 +139,7 @@ impl Strategy for SemiNas {
                     break;
                 }
             }
+            ctx.checkpoint(iteration, &(), Some(controller.as_ref()))?;
         }
         Ok(())
     }

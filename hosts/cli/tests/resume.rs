@@ -68,6 +68,98 @@ fn killed_runs_resume_to_the_same_result() {
     assert!(interrupted >= 2, "the kills should interrupt at least two runs");
 }
 
+const STRATEGIES: [&str; 5] = ["seminas-nao", "nao", "seminas-re", "re", "random"];
+
+/// Runs `strategy` into `dir`, crashing (SIGABRT) at `failpoint`; true when it crashed.
+fn crash(dir: &Path, strategy: &str, seed: u64, failpoint: &str) -> bool {
+    let mut cmd = seminas();
+    cmd.args(["search", "--strategy", strategy, "--seed", &seed.to_string(), "--config"])
+        .arg(config())
+        .arg("--out")
+        .arg(dir)
+        .env("SEMINAS_FAILPOINT", failpoint);
+    let out = cmd.output().unwrap();
+    !out.status.success() && !dir.join("summary.json").exists()
+}
+
+/// Every strategy, crashed right after a query, in the middle of writing one (a torn history
+/// line) and in the middle of writing a checkpoint, resumes to the history and best
+/// architecture of an uninterrupted run, continuing from its last checkpoint.
+#[test]
+fn crashes_at_every_kind_of_point_resume_to_the_same_result() {
+    if std::env::var_os("SEMINAS_REFERENCE_DATA").is_none() {
+        println!("skipped: SEMINAS_REFERENCE_DATA not set");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    for strategy in STRATEGIES {
+        let reference = root.path().join(format!("{strategy}-reference"));
+        let mut cmd = seminas();
+        cmd.args(["search", "--strategy", strategy, "--seed", "5", "--config"]).arg(config()).arg("--out").arg(&reference);
+        assert!(cmd.output().unwrap().status.success());
+        assert!(reference.join("checkpoint.json").exists(), "{strategy} wrote no checkpoint");
+        let expected = keys(&reference);
+        for failpoint in ["after-query=1", "after-query=55", "torn-query=75", "torn-checkpoint=2"] {
+            let dir = root.path().join(format!("{strategy}-{failpoint}"));
+            assert!(crash(&dir, strategy, 5, failpoint), "{strategy} did not crash at {failpoint}");
+            let out = resume(&dir);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{strategy}, {failpoint}: {stderr}");
+            assert_eq!(keys(&dir), expected, "{strategy}: resumed history differs after a crash at {failpoint}");
+            assert_eq!(best(&dir), best(&reference), "{strategy}, {failpoint}");
+            if failpoint == "after-query=55" {
+                assert!(stderr.contains("continuing from the checkpoint"), "{strategy}: {stderr}");
+            }
+            if failpoint.starts_with("torn-query") {
+                assert!(stderr.contains("torn last line"), "{strategy}: {stderr}");
+            }
+        }
+    }
+}
+
+/// A checkpoint that fails its checksum, or that another run wrote, stops the resume with a
+/// message; it is never silently ignored.
+#[test]
+fn corrupt_and_foreign_checkpoints_are_refused() {
+    if std::env::var_os("SEMINAS_REFERENCE_DATA").is_none() {
+        println!("skipped: SEMINAS_REFERENCE_DATA not set");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let mine = root.path().join("mine");
+    let theirs = root.path().join("theirs");
+    assert!(crash(&mine, "seminas-nao", 5, "after-query=55"));
+    assert!(crash(&theirs, "seminas-nao", 6, "after-query=55"));
+
+    let copy = |name: &str| {
+        let dir = root.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in ["config.toml", "history.jsonl", "checkpoint.json"] {
+            std::fs::copy(mine.join(file), dir.join(file)).unwrap();
+        }
+        dir
+    };
+
+    let corrupt = copy("corrupt");
+    let text = std::fs::read_to_string(corrupt.join("checkpoint.json")).unwrap();
+    let flipped = text.replacen("\"iteration\":0", "\"iteration\":1", 1);
+    assert_ne!(flipped, text);
+    std::fs::write(corrupt.join("checkpoint.json"), flipped).unwrap();
+    let out = resume(&corrupt);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("corrupt checkpoint"), "{stderr}");
+
+    let foreign = copy("foreign");
+    std::fs::copy(theirs.join("checkpoint.json"), foreign.join("checkpoint.json")).unwrap();
+    let out = resume(&foreign);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("another run") && stderr.contains("seed 6"), "{stderr}");
+
+    // The untouched copy resumes.
+    let out = resume(&mine);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn torn_last_line_is_dropped_and_foreign_histories_refused() {
     if std::env::var_os("SEMINAS_REFERENCE_DATA").is_none() {
