@@ -32,14 +32,22 @@ fn best(dir: &Path) -> serde_json::Value {
     summary["best"]["key"].clone()
 }
 
+/// Whether the reference data is there; says "skipped" when it is not.
+fn has_data() -> bool {
+    let set = std::env::var_os("SEMINAS_REFERENCE_DATA").is_some();
+    if !set {
+        println!("skipped: SEMINAS_REFERENCE_DATA not set");
+    }
+    set
+}
+
 fn resume(dir: &Path) -> std::process::Output {
     seminas().args(["search", "--resume"]).arg(dir).output().unwrap()
 }
 
 #[test]
 fn killed_runs_resume_to_the_same_result() {
-    if std::env::var_os("SEMINAS_REFERENCE_DATA").is_none() {
-        println!("skipped: SEMINAS_REFERENCE_DATA not set");
+    if !has_data() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
@@ -87,8 +95,7 @@ fn crash(dir: &Path, strategy: &str, seed: u64, failpoint: &str) -> bool {
 /// architecture of an uninterrupted run, continuing from its last checkpoint.
 #[test]
 fn crashes_at_every_kind_of_point_resume_to_the_same_result() {
-    if std::env::var_os("SEMINAS_REFERENCE_DATA").is_none() {
-        println!("skipped: SEMINAS_REFERENCE_DATA not set");
+    if !has_data() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
@@ -121,8 +128,7 @@ fn crashes_at_every_kind_of_point_resume_to_the_same_result() {
 /// message; it is never silently ignored.
 #[test]
 fn corrupt_and_foreign_checkpoints_are_refused() {
-    if std::env::var_os("SEMINAS_REFERENCE_DATA").is_none() {
-        println!("skipped: SEMINAS_REFERENCE_DATA not set");
+    if !has_data() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
@@ -162,8 +168,7 @@ fn corrupt_and_foreign_checkpoints_are_refused() {
 
 #[test]
 fn torn_last_line_is_dropped_and_foreign_histories_refused() {
-    if std::env::var_os("SEMINAS_REFERENCE_DATA").is_none() {
-        println!("skipped: SEMINAS_REFERENCE_DATA not set");
+    if !has_data() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
