@@ -66,9 +66,17 @@ if [ "$cpu_only" = 1 ]; then
     rm -rf "$view"
     mkdir -p "$view/lib"
     ln -s "$site/torch/include" "$view/include"
-    for so in libc10.so libtorch_cpu.so libtorch.so libgomp.so.1 libshm.so; do
+    for so in libc10.so libtorch_cpu.so libgomp.so.1 libshm.so; do
         ln -s "$lib/$so" "$view/lib/$so"
     done
+    # torch-sys links -ltorch; the wheel's libtorch.so is an empty shim whose only job is to
+    # pull in libtorch_cpu and libtorch_cuda. An empty stand-in keeps libtorch_cuda (and
+    # cuDNN, cuBLAS ...) out of every binary's dependencies.
+    echo 'void seminas_libtorch_cpu_shim(void) {}' >"$view/shim.c"
+    "${CC:-cc}" -shared -fPIC -Wl,-soname,libtorch.so -o "$view/lib/libtorch.so" "$view/shim.c" || {
+        log "could not build the libtorch.so stand-in with ${CC:-cc}: install a C compiler (Debian: apt-get install gcc)"
+        exit 1
+    }
     echo "$TORCH_VERSION" >"$view/build-version"
     stubs="$site/nvidia/cuda_runtime/lib:$site/nvidia/cuda_cupti/lib"
     cat <<VARS
