@@ -7,7 +7,8 @@
 #
 # burn-tch 0.22 links against libtorch 2.9.0 exactly.
 #   default  the full wheel with its CUDA 12 libraries (about 6.7 GB installed): CPU and CUDA devices.
-#   --cpu    the wheel without its CUDA dependencies (about 1.8 GB): the `libtorch` CPU device only.
+#   --cpu    the wheel without its CUDA dependencies and libraries (about 0.6 GB): the `libtorch`
+#            CPU device only.
 #            The build links a view of the wheel's libraries that leaves out libtorch_cuda, so
 #            nothing needs cuDNN or cuBLAS; libtorch_cpu itself needs only the CUDA runtime and
 #            CUPTI stubs, which are installed (a few MB).
@@ -44,8 +45,12 @@ site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pur
 installed=$(sed -n "s/^__version__ = '\(.*\)'$/\1/p" "$site/torch/version.py" 2>/dev/null || true)
 if [ "${installed%%+*}" != "$TORCH_VERSION" ] || { [ "$cpu_only" = 0 ] && ! "$venv/bin/python" -c 'import torch' 2>/dev/null; }; then
     if [ "$cpu_only" = 1 ]; then
-        log "installing torch==$TORCH_VERSION without its CUDA libraries into $venv (about 1 minute, 1.8 GB)"
+        log "installing torch==$TORCH_VERSION without its CUDA libraries into $venv (about 1 minute, 0.6 GB once the CUDA libraries are removed)"
         pip_install --no-deps "torch==$TORCH_VERSION" "${CUDA_STUBS[@]}"
+        # The CPU device never loads the wheel's CUDA and Python libraries (1.2 GB): drop them
+        # so that small CI disks have room for the build.
+        rm -f "$site"/torch/lib/libtorch_cuda*.so "$site"/torch/lib/libtorch_nvshmem.so \
+            "$site"/torch/lib/libtorch_python.so "$site"/torch/lib/libc10_cuda.so
     else
         log "installing torch==$TORCH_VERSION from PyPI into $venv (about 3 minutes, 6.7 GB)"
         pip_install "torch==$TORCH_VERSION"

@@ -235,18 +235,32 @@ fn fingerprint(config_text: &str) -> String {
 fn write_checkpoint(path: &Path, body: &CheckpointBody, sequence: usize) -> Result<()> {
     let body_text = serde_json::to_string(body).expect("checkpoints serialise");
     let header = Header { format: CHECKPOINT_FORMAT, crc32c: crc32c::crc32c(body_text.as_bytes()), bytes: body_text.len() };
-    let tmp = path.with_extension("json.tmp");
     let text = format!("{}\n{body_text}\n", serde_json::to_string(&header).expect("headers serialise"));
+    write_durably_with(path, text.as_bytes(), |file| {
+        if failpoint::get() == Some(failpoint::Point::TornCheckpoint(sequence)) {
+            failpoint::tear(file, text.as_bytes());
+        }
+    })
+}
+
+/// Replaces `path` with `bytes` so that a crash or power loss leaves either the old file or
+/// the new one, never a mix: a temporary file beside it, synced, renamed, and the folder synced.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_durably_with(path, bytes, |_| {})
+}
+
+fn write_durably_with(path: &Path, bytes: &[u8], before_write: impl FnOnce(&mut File)) -> Result<()> {
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
     let write = || -> std::io::Result<()> {
         let mut file = File::create(&tmp)?;
-        if failpoint::get() == Some(failpoint::Point::TornCheckpoint(sequence)) {
-            failpoint::tear(&mut file, text.as_bytes());
-        }
-        file.write_all(text.as_bytes())?;
+        before_write(&mut file);
+        file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
         // Make the rename itself durable.
-        if let Some(dir) = path.parent() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             File::open(dir)?.sync_all()?;
         }
         Ok(())
@@ -293,7 +307,9 @@ pub fn read_checkpoint(path: &Path) -> Result<CheckpointBody> {
 /// Crash points for testing recovery: `SEMINAS_FAILPOINT` set to `after-query=N` aborts the
 /// process right after evaluation N is journalled, `torn-query=N` while writing it (half a
 /// line on disk) and `torn-checkpoint=N` while writing the N-th checkpoint of the process. The
-/// abort is a real crash (SIGABRT): no destructor or flush runs.
+/// abort is a real crash (SIGABRT): no destructor or flush runs. With the prefix `stall:` (e.g.
+/// `stall:torn-query=N`) the process stops at that point and waits to be killed from outside
+/// instead, so that tests can SIGKILL it at an exact point.
 pub(crate) mod failpoint {
     use std::io::Write;
     use std::sync::OnceLock;
@@ -306,26 +322,47 @@ pub(crate) mod failpoint {
         TornCheckpoint(usize),
     }
 
-    pub fn get() -> Option<Point> {
-        static POINT: OnceLock<Option<Point>> = OnceLock::new();
+    /// The point and whether to wait there for a kill rather than abort.
+    fn parsed() -> Option<(Point, bool)> {
+        static POINT: OnceLock<Option<(Point, bool)>> = OnceLock::new();
         *POINT.get_or_init(|| {
             let value = std::env::var("SEMINAS_FAILPOINT").ok()?;
+            let (stall, value) = match value.strip_prefix("stall:") {
+                Some(rest) => (true, rest.to_string()),
+                None => (false, value),
+            };
             let (name, n) = value.split_once('=')?;
             let n = n.trim().parse().ok()?;
-            match name.trim() {
-                "after-query" => Some(Point::AfterQuery(n)),
-                "torn-query" => Some(Point::TornQuery(n)),
-                "torn-checkpoint" => Some(Point::TornCheckpoint(n)),
-                _ => None,
-            }
+            let point = match name.trim() {
+                "after-query" => Point::AfterQuery(n),
+                "torn-query" => Point::TornQuery(n),
+                "torn-checkpoint" => Point::TornCheckpoint(n),
+                _ => return None,
+            };
+            Some((point, stall))
         })
     }
 
-    /// Writes the first half of `bytes`, makes it durable and aborts.
+    pub fn get() -> Option<Point> {
+        parsed().map(|(point, _)| point)
+    }
+
+    /// Aborts, or waits to be killed.
+    pub fn crash() -> ! {
+        if parsed().is_some_and(|(_, stall)| stall) {
+            eprintln!("failpoint reached: waiting to be killed");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+        std::process::abort()
+    }
+
+    /// Writes the first half of `bytes`, makes it durable and crashes.
     pub fn tear(file: &mut std::fs::File, bytes: &[u8]) -> ! {
         let _ = file.write_all(&bytes[..bytes.len() / 2]);
         let _ = file.sync_all();
-        std::process::abort()
+        crash()
     }
 }
 

@@ -148,19 +148,32 @@ mod tests {
     }
 
     /// A GPU index past the machine's GPUs is an error naming what there is (every machine has
-    /// fewer than 99 GPUs).
+    /// fewer than 99 GPUs); without the backend's feature it is an error naming the feature.
     #[test]
     fn absent_gpus_are_errors() {
-        for spec in [DeviceSpec::Cuda(99), DeviceSpec::LibtorchCuda(99)] {
-            let err = spec.device().unwrap_err().to_string();
-            assert!(err.contains("rebuild with") || err.contains("device(s)"), "{spec}: {err}");
+        let err = DeviceSpec::LibtorchCuda(99).device().unwrap_err().to_string();
+        if cfg!(feature = "libtorch") {
+            assert!(err.contains("libtorch-cuda:99 requested but libtorch sees") && err.contains("CUDA device(s)"), "{err}");
+        } else {
+            assert!(err.contains("--features libtorch"), "{err}");
+        }
+        let err = DeviceSpec::Cuda(99).device().unwrap_err().to_string();
+        if cfg!(feature = "cuda") {
+            assert!(err.contains("cuda:99 requested but CubeCL sees") && err.contains("CUDA device(s)"), "{err}");
+        } else {
+            assert!(err.contains("--features cuda"), "{err}");
         }
     }
 
-    #[cfg(not(feature = "libtorch"))]
     #[test]
-    fn missing_feature_names_it() {
-        let err = DeviceSpec::Libtorch.device().unwrap_err().to_string();
-        assert!(err.contains("--features libtorch"), "{err}");
+    fn compiled_in_backends_build_their_devices() {
+        assert!(DeviceSpec::Flex.device().is_ok());
+        let libtorch = DeviceSpec::Libtorch.device();
+        if cfg!(feature = "libtorch") {
+            assert!(libtorch.is_ok());
+        } else {
+            let err = libtorch.unwrap_err().to_string();
+            assert!(err.contains("--features libtorch"), "{err}");
+        }
     }
 }

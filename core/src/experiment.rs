@@ -93,12 +93,26 @@ fn label_dir(label: &str) -> String {
 
 fn run_trial(registry: &Registry, base: &Config, method: &Method, seed: u64, dir: &Path) -> Result<TrialResult> {
     let result_path = dir.join("trial.json");
-    if let Ok(text) = std::fs::read_to_string(&result_path) {
-        if let Ok(done) = serde_json::from_str::<TrialResult>(&text) {
-            return Ok(done);
+    let config = trial_config(base, method, seed);
+    // A trial folder left by another configuration (another budget, setting or sweep) must not
+    // be mixed into this experiment's results.
+    let config_path = dir.join("config.toml");
+    if let Ok(saved) = std::fs::read_to_string(&config_path) {
+        if saved != config.to_toml() {
+            return Err(Error::data(
+                &config_path,
+                "this trial was run with another configuration than the experiment's; \
+                 use another --out folder, or delete this trial's folder to run it again",
+            ));
         }
     }
-    let prepared = prepare(registry, trial_config(base, method, seed))?;
+    if result_path.exists() {
+        let text = std::fs::read_to_string(&result_path).map_err(|e| Error::io(&result_path, e))?;
+        return serde_json::from_str::<TrialResult>(&text).map_err(|e| {
+            Error::data(&result_path, format!("not a finished trial of this version ({e}); delete it to rerun the trial"))
+        });
+    }
+    let prepared = prepare(registry, config)?;
     // An unfinished trial continues from its history instead of starting over.
     let (summary, history) =
         if dir.join("history.jsonl").exists() { prepared.resume(dir)? } else { prepared.run(Some(dir))? };
@@ -126,7 +140,7 @@ fn run_trial(registry: &Registry, base: &Config, method: &Method, seed: u64, dir
     };
     // Written last: its presence marks the trial finished.
     let text = serde_json::to_string(&result).expect("results serialise");
-    std::fs::write(&result_path, text).map_err(|e| Error::io(&result_path, e))?;
+    crate::checkpoint::write_durably(&result_path, text.as_bytes())?;
     Ok(result)
 }
 
@@ -181,21 +195,6 @@ pub fn run_experiment(registry: &Registry, config: &Config, trials: usize, jobs:
     Ok(results)
 }
 
-/// Two-sided 99% quantile of Student's t with `df` degrees of freedom.
-fn t99(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        63.657, 9.925, 5.841, 4.604, 4.032, 3.707, 3.499, 3.355, 3.250, 3.169, 3.106, 3.055, 3.012, 2.977, 2.947,
-        2.921, 2.898, 2.878, 2.861, 2.845, 2.831, 2.819, 2.807, 2.797, 2.787, 2.779, 2.771, 2.763, 2.756, 2.750,
-    ];
-    match df {
-        0 => f64::NAN,
-        1..=30 => TABLE[df - 1],
-        31..=60 => 2.704,
-        61..=120 => 2.660,
-        _ => 2.576,
-    }
-}
-
 /// One row of `report.md`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MethodSummary {
@@ -228,7 +227,7 @@ pub fn summarise(methods: &[Method], results: &[TrialResult]) -> Vec<MethodSumma
             }
             let values: Vec<f64> = rows.iter().map(|r| r.best_report).collect();
             let (mean, sd) = (stats::mean(&values), stats::std_dev(&values));
-            let half = t99(values.len().saturating_sub(1)) * sd / (values.len() as f64).sqrt();
+            let half = stats::mean_ci_half_width(&values, 0.99);
             let regrets: Vec<f64> = rows.iter().filter_map(|r| r.regret).collect();
             let ranks: Vec<f64> = rows.iter().filter_map(|r| r.rank.map(|x| x as f64)).collect();
             Some(MethodSummary {

@@ -179,7 +179,7 @@ impl Oracle {
                 .and_then(|_| writer.get_ref().sync_data())
                 .map_err(|e| Error::io(path.clone(), e))?;
             if failpoint == Some(crate::checkpoint::failpoint::Point::AfterQuery(record.query)) {
-                std::process::abort();
+                crate::checkpoint::failpoint::crash();
             }
         }
         self.history.push(record);
@@ -275,7 +275,5 @@ pub fn rewrite_history(path: &Path, records: &[Record]) -> Result<()> {
         text.push_str(&serde_json::to_string(r).expect("records serialise"));
         text.push('\n');
     }
-    let tmp = path.with_extension("jsonl.tmp");
-    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    crate::checkpoint::write_durably(path, text.as_bytes())
 }

@@ -74,7 +74,8 @@ fn convergence(methods: &[&Method], groups: &std::collections::BTreeMap<String, 
                         return None;
                     }
                     let mean = stats::mean(&vals);
-                    let half = 2.576 * stats::std_dev(&vals) / (vals.len() as f64).sqrt();
+                    // One trial has no interval: draw its line alone.
+                    let half = stats::mean_ci_half_width(&vals, 0.99).max(0.0);
                     Some((mean, mean - half, mean + half))
                 })
                 .collect();

@@ -14,6 +14,18 @@ pub fn std_dev(xs: &[f64]) -> f64 {
     (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt()
 }
 
+/// Half-width of the two-sided `confidence` interval (e.g. 0.99) of the mean of `xs`, from
+/// Student's t with n - 1 degrees of freedom; NaN for fewer than two values.
+pub fn mean_ci_half_width(xs: &[f64], confidence: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    if xs.len() < 2 {
+        return f64::NAN;
+    }
+    let df = (xs.len() - 1) as f64;
+    let t = StudentsT::new(0.0, 1.0, df).expect("df is positive");
+    t.inverse_cdf(0.5 + confidence / 2.0) * std_dev(xs) / (xs.len() as f64).sqrt()
+}
+
 /// Median (NaN for an empty slice).
 pub fn median(xs: &[f64]) -> f64 {
     if xs.is_empty() {
@@ -168,5 +180,18 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert!((std_dev(&[1.0, 2.0, 3.0]) - 1.0).abs() < 1e-12);
         assert!((rmse(&[1.0, 2.0], &[1.0, 4.0]) - 2f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn confidence_interval_uses_students_t() {
+        // t quantiles (two-sided 99%) from standard tables: df 1 63.657, df 9 3.250,
+        // df 31 2.744, df 49 2.680.
+        for (n, t) in [(2usize, 63.657), (10, 3.250), (32, 2.744), (50, 2.680)] {
+            let xs: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+            let expected = t * std_dev(&xs) / (n as f64).sqrt();
+            let got = mean_ci_half_width(&xs, 0.99);
+            assert!((got - expected).abs() < 1e-3 * expected, "n {n}: {got} vs {expected}");
+        }
+        assert!(mean_ci_half_width(&[1.0], 0.99).is_nan());
     }
 }

@@ -122,20 +122,21 @@ struct SearchArgs {
 #[derive(Args, Debug)]
 struct ExperimentArgs {
     /// Config file (TOML) with an optional `[experiment]` table listing strategies and sweeps.
-    #[arg(long, short, required_unless_present = "resume")]
+    #[arg(long, short, required_unless_present = "resume", conflicts_with = "resume")]
     config: Option<PathBuf>,
-    /// Independent trials (seeds 0..T-1) per method.
-    #[arg(long)]
-    trials: usize,
+    /// Independent trials (seeds 0..T-1) per method; with --resume, default: the started
+    /// experiment's count.
+    #[arg(long, required_unless_present = "resume")]
+    trials: Option<usize>,
     /// Trials run at a time (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
     /// Results folder; finished trials found there are not rerun and unfinished ones continue.
-    #[arg(long)]
-    out: PathBuf,
-    /// Continue the experiment in `--out` with the config saved there.
-    #[arg(long)]
-    resume: bool,
+    #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Continue the experiment in this folder with the config saved there.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
     /// Load a dynamic plugin library (repeatable); relative to the current folder.
     #[arg(long = "plugin", value_name = "PATH")]
     plugin: Vec<PathBuf>,
@@ -143,6 +144,14 @@ struct ExperimentArgs {
     #[arg(long)]
     budget: Option<usize>,
 }
+
+/// What `experiment --resume` needs besides the config: written when an experiment starts.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ExperimentPlan {
+    trials: usize,
+}
+
+const PLAN_FILE: &str = "experiment.json";
 
 #[derive(Subcommand, Debug)]
 enum PredictorCommand {
@@ -228,7 +237,7 @@ fn list(json: bool, plugins: &[PathBuf]) -> Result<()> {
 
 fn search(args: SearchArgs) -> Result<()> {
     if let Some(dir) = &args.resume {
-        return resume(dir);
+        return resume(dir, &args.plugin);
     }
     let mut config = match args.config.as_deref() {
         Some(path) => Config::load(path)?,
@@ -265,14 +274,14 @@ fn search(args: SearchArgs) -> Result<()> {
     Ok(())
 }
 
-fn resume(dir: &Path) -> Result<()> {
+fn resume(dir: &Path, plugins: &[PathBuf]) -> Result<()> {
     if dir.join("summary.json").exists() {
         bail!("{} holds a finished run (summary.json exists); nothing to resume", dir.display());
     }
     let config_path = dir.join("config.toml");
     let mut config =
         Config::load(&config_path).with_context(|| format!("{} is not a seminas run folder", dir.display()))?;
-    let registry = registry(&[], Some(&mut config))?;
+    let registry = registry(plugins, Some(&mut config))?;
     let prepared = seminas_core::prepare(&registry, config)?;
     eprintln!("resuming the run in {}", dir.display());
     let (summary, _) = prepared.resume(dir)?;
@@ -342,7 +351,11 @@ fn predictor_eval(args: PredictorArgs) -> Result<()> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
     rows.shuffle(&mut rng);
     if args.train == 0 || args.train > rows.len() {
-        bail!("--train {} must be between 1 and the table's {} architectures", args.train, rows.len());
+        return Err(seminas_core::Error::config(
+            "--train",
+            format!("{} must be between 1 and the table's {} architectures", args.train, rows.len()),
+        )
+        .into());
     }
     let test = match &args.test {
         Some(path) => load_rows(space.as_ref(), path, &args)?,
@@ -381,28 +394,42 @@ fn predictor_eval(args: PredictorArgs) -> Result<()> {
 }
 
 fn experiment(args: ExperimentArgs) -> Result<()> {
-    let mut config = if args.resume {
-        Config::load(&args.out.join("config.toml")).context("--resume needs the config.toml of a started experiment")?
-    } else {
-        Config::load(args.config.as_deref().expect("clap requires --config or --resume"))?
+    let (out, mut config, saved_trials) = match (&args.resume, &args.out, &args.config) {
+        (Some(dir), _, _) => {
+            let config = Config::load(&dir.join("config.toml"))
+                .with_context(|| format!("{} is not a started experiment (no config.toml)", dir.display()))?;
+            let plan_path = dir.join(PLAN_FILE);
+            let plan: ExperimentPlan = serde_json::from_str(
+                &std::fs::read_to_string(&plan_path).with_context(|| format!("reading {}", plan_path.display()))?,
+            )
+            .with_context(|| format!("{} is not an experiment plan", plan_path.display()))?;
+            (dir.clone(), config, Some(plan.trials))
+        }
+        (None, Some(out), Some(config)) => (out.clone(), Config::load(config)?, None),
+        _ => unreachable!("clap requires --config and --out, or --resume"),
     };
     if let Some(budget) = args.budget {
         config.search.budget = budget;
     }
-    if args.trials == 0 {
-        bail!("--trials must be at least 1");
+    let trials = args.trials.or(saved_trials).expect("clap requires --trials without --resume");
+    if trials == 0 {
+        return Err(seminas_core::Error::config("--trials", "must be at least 1").into());
     }
     let registry = registry(&args.plugin, Some(&mut config))?;
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let plan_path = out.join(PLAN_FILE);
+    std::fs::write(&plan_path, serde_json::to_string(&ExperimentPlan { trials })?)
+        .with_context(|| format!("writing {}", plan_path.display()))?;
     let started = std::time::Instant::now();
-    let results = seminas_core::experiment::run_experiment(&registry, &config, args.trials, jobs, &args.out)?;
-    let report = std::fs::read_to_string(args.out.join("report.md")).context("reading report.md")?;
+    let results = seminas_core::experiment::run_experiment(&registry, &config, trials, jobs, &out)?;
+    let report = std::fs::read_to_string(out.join("report.md")).context("reading report.md")?;
     println!("{report}");
     println!(
         "{} trials in {:.1} s; results in {} (trials.csv, report.md, convergence.svg, final.svg)",
         results.len(),
         started.elapsed().as_secs_f64(),
-        args.out.display()
+        out.display()
     );
     Ok(())
 }

@@ -32,14 +32,24 @@ struct Loaded {
 static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
 
 /// The compiled-in plugins plus the dynamic ones in `cli` (relative to the current folder)
-/// and, with a config, in its `search.plugins` (relative to the config's folder). The config's
+/// and, with a config, in its `search.plugins` (relative to the config's folder; those also
+/// in `cli` are loaded once). The config's
 /// list is replaced by every loaded path, absolute, so that the `config.toml` saved beside
 /// the results loads them again.
 pub fn registry(cli: &[PathBuf], config: Option<&mut Config>) -> Result<Registry> {
     let mut registry = Registry::with_builtin()?;
     let mut paths: Vec<PathBuf> = cli.iter().map(|p| absolute(p)).collect();
     if let Some(config) = &config {
-        paths.extend(config.plugin_paths()?.iter().map(|p| absolute(p)));
+        // A library the config lists and the command line names too (e.g. `--resume` of a run
+        // whose saved config lists it) is loaded once; one named twice in one place is an error.
+        let given: Vec<PathBuf> = paths.iter().filter_map(|p| p.canonicalize().ok()).collect();
+        paths.extend(
+            config
+                .plugin_paths()?
+                .iter()
+                .map(|p| absolute(p))
+                .filter(|p| p.canonicalize().map_or(true, |c| !given.contains(&c))),
+        );
     }
     for path in &paths {
         load(path, &mut registry)?;

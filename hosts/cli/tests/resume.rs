@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+
+mod common;
 
 fn seminas() -> Command {
     Command::new(env!("CARGO_BIN_EXE_seminas"))
@@ -45,6 +46,12 @@ fn resume(dir: &Path) -> std::process::Output {
     seminas().args(["search", "--resume"]).arg(dir).output().unwrap()
 }
 
+/// Runs the search into `dir` and SIGKILLs it at `failpoint`.
+fn kill_at(dir: &Path, failpoint: &str) {
+    common::kill_at_failpoint(search(dir), failpoint);
+    assert!(!dir.join("summary.json").exists());
+}
+
 #[test]
 fn killed_runs_resume_to_the_same_result() {
     if !has_data() {
@@ -56,24 +63,33 @@ fn killed_runs_resume_to_the_same_result() {
     let expected = keys(&reference);
     assert_eq!(expected.len(), 100);
 
-    let mut interrupted = 0;
-    for (i, millis) in [150u64, 600, 1200, 2500].into_iter().enumerate() {
+    // Killed after the first evaluation, in the middle of writing evaluation 41 (a torn last
+    // line), after the first iteration's evaluations and in the middle of writing the second
+    // checkpoint.
+    for (i, point) in
+        ["stall:after-query=1", "stall:torn-query=41", "stall:after-query=70", "stall:torn-checkpoint=2"]
+            .into_iter()
+            .enumerate()
+    {
         let dir = root.path().join(format!("killed{i}"));
-        let mut child = search(&dir).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(millis));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        if dir.join("summary.json").exists() {
-            continue; // finished before the kill
-        }
-        interrupted += 1;
-        let before = if dir.join("history.jsonl").exists() { keys(&dir).len() } else { 0 };
+        kill_at(&dir, point);
+        let before = keys_tolerating_torn_line(&dir);
         let out = resume(&dir);
-        assert!(out.status.success(), "resume after {millis} ms: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(keys(&dir), expected, "resumed history differs (killed after {millis} ms, {before} evaluations)");
+        assert!(out.status.success(), "resume after {point}: {}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if point.contains("torn-query") {
+            assert!(stderr.contains("discarded the torn last line"), "{point}: {stderr}");
+        }
+        assert_eq!(keys(&dir), expected, "resumed history differs (killed at {point}, {before} evaluations)");
         assert_eq!(best(&dir), best(&reference));
     }
-    assert!(interrupted >= 2, "the kills should interrupt at least two runs");
+}
+
+/// Complete history lines in `dir` (a torn last line is not counted).
+fn keys_tolerating_torn_line(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("history.jsonl"))
+        .map(|t| t.lines().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()).count())
+        .unwrap_or(0)
 }
 
 const STRATEGIES: [&str; 5] = ["seminas-nao", "nao", "seminas-re", "re", "random"];
