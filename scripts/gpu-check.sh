@@ -6,9 +6,10 @@
 #     images per second,
 #  3. runs the main job (`seminas search` with the embedded config) on libtorch-cuda:0,
 #  4. benchmarks the controller's training step on libtorch-cuda:N and cuda:N next to flex and
-#     libtorch on the CPU (criterion, steps per second printed), and runs a short NAS-Bench-201-
-#     shaped search on each device (CUDA through CubeCL needs the `cuda` feature; that part is
-#     skipped with a message when it does not build).
+#     libtorch on the CPU (criterion, steps per second printed),
+#  5. runs a short main-job search (12 cells) on flex, libtorch-cuda:N and cuda:N, and with
+#     SEMINAS_REFERENCE_DATA a NAS-Bench-201 search on each (CUDA through CubeCL needs the
+#     `cuda` feature; its runs are skipped with a message when it does not build).
 #
 # Usage: scripts/gpu-check.sh [GPU_INDEX]   (environment: STEPS, default 30; OUT, default
 # runs/gpu-check). Needs libtorch as the tch crate finds it: LIBTORCH (and LD_LIBRARY_PATH)
@@ -26,8 +27,20 @@ if [[ -z "${LIBTORCH:-}" && -z "${LIBTORCH_USE_PYTORCH:-}" ]]; then
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
-cargo build --release --locked -p seminas-cli --features libtorch
-bin=target/release/seminas
+# Burn's CubeCL CUDA backend (`cuda` feature) is the second GPU path; a machine where it does
+# not build still gets the libtorch figures.
+cli_features=libtorch
+if cargo build --release --locked -p seminas-cli --features libtorch,cuda; then
+    cli_features=libtorch,cuda
+else
+    echo "(the cuda feature does not build here; cuda:$gpu is skipped below)" >&2
+    cargo build --release --locked -p seminas-cli --features libtorch
+fi
+bin="${CARGO_TARGET_DIR:-target}/release/seminas"
+gpu_devices=("libtorch-cuda:$gpu")
+if [[ "$cli_features" == libtorch,cuda ]]; then
+    gpu_devices+=("cuda:$gpu")
+fi
 
 echo "== full-size network, generated CIFAR-10-shaped batches, libtorch-cuda:$gpu"
 "$bin" train-throughput --device "libtorch-cuda:$gpu" --stacks 3 --cells 3 --channels 128 \
@@ -57,8 +70,15 @@ SEMINAS_BENCH_DEVICES="$devices" cargo bench --locked -p seminas-benches --featu
     awk '/^controller_train_step/ {name=$1} /time:/ {ms=$(NF-3); unit=$(NF-2); if (unit=="µs") ms/=1000; if (unit=="s") ms*=1000;
          printf "%-55s %9.2f ms/step %9.1f steps/s\n", name, ms, 1000/ms}'
 
+echo "== short main-job search (12 cells) on each device"
+for device in flex "${gpu_devices[@]}"; do
+    start=$SECONDS
+    "$bin" search --device "$device" --budget 12 --out "$out-short-${device//:/_}" | tail -4
+    echo "short search wall time on $device: $((SECONDS - start)) s"
+done
+
 if [[ -n "${SEMINAS_REFERENCE_DATA:-}" && -f "$SEMINAS_REFERENCE_DATA/nasbench201/nats_bench.csv" ]]; then
-    for device in flex "libtorch-cuda:$gpu"; do
+    for device in flex "${gpu_devices[@]}"; do
         echo "== short seminas-nao search on NAS-Bench-201, $device"
         start=$SECONDS
         "$bin" search --config examples/configs/nasbench201-seminas-nao.toml --device "$device" \

@@ -5,3 +5,4 @@ mod backends;
 mod controller;
 mod examples;
 mod strategies;
+mod table;

@@ -109,3 +109,34 @@ fn search_writes_history_and_summary() {
     assert_eq!(summary["queries"], 100);
     assert!(summary["best"]["report"]["test_acc"].as_f64().unwrap() > 80.0);
 }
+
+/// `predictor eval` on the NAS-Bench-101 sample prints the held-out rank correlations as one
+/// JSON object on its last line; a bad `--train` is a command-line error (exit 2).
+#[test]
+fn predictor_eval_reports_rank_correlation() {
+    let Some(data) = std::env::var_os("SEMINAS_REFERENCE_DATA") else {
+        println!("skipped: SEMINAS_REFERENCE_DATA not set");
+        return;
+    };
+    let table = PathBuf::from(data).join("nasbench101/sample-11k.jsonl");
+    assert!(table.exists(), "SEMINAS_REFERENCE_DATA is set but {} is missing", table.display());
+    let out = seminas()
+        .args(["predictor", "eval", "--train", "300", "--pretrain-epochs", "60", "--seed", "2", "--table"])
+        .arg(&table)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    println!("predictor eval, 300 labelled cells: {report}");
+    assert_eq!(report["train"], 300);
+    assert_eq!(report["test"], 11_000 - 300);
+    let tau = report["kendall_tau"].as_f64().unwrap();
+    let rho = report["spearman_rho"].as_f64().unwrap();
+    assert!(tau > 0.2 && rho > tau, "tau {tau}, rho {rho}");
+    assert!(report["rmse"].as_f64().unwrap() > 0.0);
+
+    let out = seminas().args(["predictor", "eval", "--train", "0", "--table"]).arg(&table).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--train"));
+}

@@ -236,6 +236,18 @@ mod tests {
                 spec.num_edges(),
                 "hash-vectors.jsonl:{line}"
             );
+            // The same cell as the enumerated one, matrix and ops, up to the numbering of its
+            // middle vertices.
+            assert_eq!(
+                canonical::canonical_code(&pruned),
+                canonical::canonical_code(spec),
+                "hash-vectors.jsonl:{line}: not isomorphic to the enumerated cell of its hash"
+            );
+            if pruned.matrix() == spec.matrix() {
+                let ops: Vec<&str> = pruned.ops().iter().map(|o| o.label()).collect();
+                let expected: Vec<&str> = spec.ops().iter().map(|o| o.label()).collect();
+                assert_eq!(ops, expected, "hash-vectors.jsonl:{line}");
+            }
         }
         let small: HashSet<&str> = enumerate::all_cells()
             .iter()
