@@ -27,7 +27,8 @@ if [[ -z "${LIBTORCH:-}" && -z "${LIBTORCH_USE_PYTORCH:-}" ]]; then
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
-# Burn's CubeCL CUDA backend (`cuda` feature) is the second GPU path; a machine where it does
+# Burn's CubeCL CUDA backend (`cuda` feature) is the second GPU path. Its build downloads an
+# LLVM bundle from GitHub (tracel-llvm-bundler); a machine where it does
 # not build still gets the libtorch figures.
 cli_features=libtorch
 if cargo build --release --locked -p seminas-cli --features libtorch,cuda; then

@@ -27,7 +27,13 @@ venv="${1:-${HOME}/.cache/seminas/torch-venv}"
 python="${PYTHON:-python3}"
 
 log() { echo "setup-libtorch: $*" >&2; }
-pip_install() { "$venv/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check "$@" >&2; }
+# pip unpacks the 0.9 GB wheel in a temporary folder: keep it on the venv's disk (the one the
+# caller sized), not on a possibly small /tmp.
+pip_install() {
+    mkdir -p "$venv/.pip-tmp"
+    TMPDIR="$venv/.pip-tmp" "$venv/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check "$@" >&2
+    rm -rf "$venv/.pip-tmp"
+}
 
 if ! command -v "$python" >/dev/null 2>&1; then
     log "python3 not found: install Python 3.9-3.13 (Debian: apt-get install python3 python3-venv)"
