@@ -318,6 +318,19 @@ fn tanh(x: f32) -> f32 {
 /// stay in registers while `k` runs.
 #[inline(always)]
 fn lmm(x: &[V], w: &[f32], y: &mut [V]) {
+    #[inline(always)]
+    fn block<const W: usize>(x: &[V], w: &[f32], m: usize, j: usize, y: &mut [V]) {
+        let mut acc: [V; W] = std::array::from_fn(|i| y[j + i]);
+        for (xk, wr) in x.iter().zip(w.chunks_exact(m)) {
+            let wr = &wr[j..j + W];
+            for i in 0..W {
+                for l in 0..L {
+                    acc[i][l] += wr[i] * xk[l];
+                }
+            }
+        }
+        y[j..j + W].copy_from_slice(&acc);
+    }
     let m = y.len();
     if m == 0 {
         return;
@@ -325,50 +338,15 @@ fn lmm(x: &[V], w: &[f32], y: &mut [V]) {
     debug_assert_eq!(w.len(), x.len() * m);
     let mut j = 0;
     while j + 8 <= m {
-        let mut acc = [ZERO; 8];
-        for i in 0..8 {
-            acc[i] = y[j + i];
-        }
-        for (xk, wr) in x.iter().zip(w.chunks_exact(m)) {
-            let wr = &wr[j..j + 8];
-            for i in 0..8 {
-                for l in 0..L {
-                    acc[i][l] += wr[i] * xk[l];
-                }
-            }
-        }
-        for i in 0..8 {
-            y[j + i] = acc[i];
-        }
+        block::<8>(x, w, m, j, y);
         j += 8;
     }
     while j + 4 <= m {
-        let mut acc = [ZERO; 4];
-        for i in 0..4 {
-            acc[i] = y[j + i];
-        }
-        for (xk, wr) in x.iter().zip(w.chunks_exact(m)) {
-            let wr = &wr[j..j + 4];
-            for i in 0..4 {
-                for l in 0..L {
-                    acc[i][l] += wr[i] * xk[l];
-                }
-            }
-        }
-        for i in 0..4 {
-            y[j + i] = acc[i];
-        }
+        block::<4>(x, w, m, j, y);
         j += 4;
     }
     while j < m {
-        let mut acc = y[j];
-        for (xk, wr) in x.iter().zip(w.chunks_exact(m)) {
-            let wv = wr[j];
-            for l in 0..L {
-                acc[l] += wv * xk[l];
-            }
-        }
-        y[j] = acc;
+        block::<1>(x, w, m, j, y);
         j += 1;
     }
 }
@@ -379,38 +357,30 @@ fn lmm(x: &[V], w: &[f32], y: &mut [V]) {
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn louter(x: &[V], xs: usize, k_n: usize, dy: &[V], ys: usize, m: usize, rows: usize, dw: &mut [V]) {
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn block<const W: usize>(x: &[V], xs: usize, k: usize, dy: &[V], ys: usize, rows: usize, j: usize, dwr: &mut [V]) {
+        let mut acc: [V; W] = std::array::from_fn(|i| dwr[j + i]);
+        for r in 0..rows {
+            let xv = x[r * xs + k];
+            let d = &dy[r * ys + j..r * ys + j + W];
+            for i in 0..W {
+                for l in 0..L {
+                    acc[i][l] += xv[l] * d[i][l];
+                }
+            }
+        }
+        dwr[j..j + W].copy_from_slice(&acc);
+    }
     for k in 0..k_n {
         let dwr = &mut dw[k * m..(k + 1) * m];
         let mut j = 0;
         while j + 8 <= m {
-            let mut acc = [ZERO; 8];
-            for i in 0..8 {
-                acc[i] = dwr[j + i];
-            }
-            for r in 0..rows {
-                let xv = x[r * xs + k];
-                let d = &dy[r * ys + j..r * ys + j + 8];
-                for i in 0..8 {
-                    for l in 0..L {
-                        acc[i][l] += xv[l] * d[i][l];
-                    }
-                }
-            }
-            for i in 0..8 {
-                dwr[j + i] = acc[i];
-            }
+            block::<8>(x, xs, k, dy, ys, rows, j, dwr);
             j += 8;
         }
         while j < m {
-            let mut acc = dwr[j];
-            for r in 0..rows {
-                let xv = x[r * xs + k];
-                let d = dy[r * ys + j];
-                for l in 0..L {
-                    acc[l] += xv[l] * d[l];
-                }
-            }
-            dwr[j] = acc;
+            block::<1>(x, xs, k, dy, ys, rows, j, dwr);
             j += 1;
         }
     }

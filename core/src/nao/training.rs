@@ -3,7 +3,6 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 
 use super::{NaoController, Noise};
@@ -37,18 +36,6 @@ impl ModuleVisitor for ScaleGrads<'_> {
     }
 }
 
-/// A training progress bar, drawn only on a terminal.
-pub(crate) fn progress(len: usize, message: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(message.to_string());
-    bar
-}
-
 impl NaoController {
     /// Clips the global gradient norm to `grad_bound`, as `clip_grad_norm_` does.
     fn clip(&self, grads: &mut GradientsParams) {
@@ -78,7 +65,7 @@ impl NaoController {
             // The Burn copy of the weights goes stale.
             state.synced = std::sync::OnceLock::new();
         }
-        let bar = progress(epochs, "controller training");
+        let bar = crate::progress::bar(epochs, "controller training");
         let mut order: Vec<usize> = (0..examples.len()).collect();
         for epoch in 0..epochs {
             order.shuffle(&mut self.rng);
