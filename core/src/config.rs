@@ -130,7 +130,15 @@ impl Config {
         serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
-            Error::config(if key == "." { String::new() } else { key }, inner.message().trim().to_string())
+            let mut message = inner.message().trim().to_string();
+            // Syntax errors have a place in the text but no key: say the line and column.
+            if let Some(span) = inner.span() {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                message = format!("line {line}, column {column}: {message}");
+            }
+            Error::config(if key == "." { String::new() } else { key }, message)
         })
     }
 
@@ -252,6 +260,11 @@ impl Component {
         format!("{}.{}", self.kind.table(), self.name)
     }
 
+    /// Range checks of this component's settings; errors name the full key and the value.
+    pub fn checks(&self) -> Checks {
+        Checks { prefix: self.prefix() }
+    }
+
     /// Deserialises the table into typed settings. Use `#[serde(deny_unknown_fields)]` and
     /// `#[serde(default)]` on `T` so that unknown keys are errors and missing keys take their
     /// documented defaults. Errors name the full key, e.g. `strategy.re.population`.
@@ -260,7 +273,7 @@ impl Component {
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let key = if path == "." { self.prefix() } else { format!("{}.{}", self.prefix(), path) };
-            Error::config(key, e.into_inner().to_string())
+            Error::config(key, e.into_inner().message().trim().to_string())
         })
     }
 
@@ -360,5 +373,73 @@ mod tests {
         assert!(err.contains("search.plugins[2]") && err.contains("SEMINAS_SURELY_UNSET_VAR"), "{err}");
         config.search.plugins.pop();
         assert_eq!(config.plugin_paths().unwrap(), vec![dir.path().join("lib/p.so"), PathBuf::from("/abs/q.so")]);
+    }
+}
+
+/// Range checks of a component's settings (from [`Component::checks`]), so that a value no
+/// search can use is a config error before anything runs, not a hang or a panic later.
+pub struct Checks {
+    prefix: String,
+}
+
+impl Checks {
+    fn error(&self, key: &str, message: String) -> Error {
+        Error::config(format!("{}.{key}", self.prefix), message)
+    }
+
+    /// `value >= min`.
+    pub fn at_least(&self, key: &str, value: usize, min: usize) -> Result<()> {
+        if value < min {
+            return Err(self.error(key, format!("is {value}; it must be at least {min}")));
+        }
+        Ok(())
+    }
+
+    /// `value <= max` where `max` is the value of the key `max_key`.
+    pub fn at_most(&self, key: &str, value: usize, max_key: &str, max: usize) -> Result<()> {
+        if value > max {
+            return Err(self.error(key, format!("is {value}; it must not exceed `{max_key}` ({max})")));
+        }
+        Ok(())
+    }
+
+    /// `lo <= value <= hi`, finite.
+    pub fn within(&self, key: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
+        if !(value.is_finite() && (lo..=hi).contains(&value)) {
+            return Err(self.error(key, format!("is {value}; it must be between {lo} and {hi}")));
+        }
+        Ok(())
+    }
+
+    /// `lo <= value < hi`, finite.
+    pub fn below(&self, key: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
+        if !(value.is_finite() && value >= lo && value < hi) {
+            return Err(self.error(key, format!("is {value}; it must be at least {lo} and below {hi}")));
+        }
+        Ok(())
+    }
+
+    /// `value >= 0`, finite.
+    pub fn non_negative(&self, key: &str, value: f64) -> Result<()> {
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(self.error(key, format!("is {value}; it must be zero or more")));
+        }
+        Ok(())
+    }
+
+    /// `value >= min` where `min` is the value of the key `min_key`.
+    pub fn not_below(&self, key: &str, value: f64, min_key: &str, min: f64) -> Result<()> {
+        if !(value.is_finite() && value >= min) {
+            return Err(self.error(key, format!("is {value}; it must be at least `{min_key}` ({min})")));
+        }
+        Ok(())
+    }
+
+    /// `value > 0`, finite.
+    pub fn positive(&self, key: &str, value: f64) -> Result<()> {
+        if !(value.is_finite() && value > 0.0) {
+            return Err(self.error(key, format!("is {value}; it must be a positive number")));
+        }
+        Ok(())
     }
 }

@@ -10,7 +10,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A configuration value is missing, unknown or of the wrong type.
-    #[error("config error at `{key}`: {message}")]
+    #[error("config error{}: {message}", if key.is_empty() { String::new() } else { format!(" at `{key}`") })]
     Config {
         /// Dotted path of the offending key, e.g. `strategy.seminas-nao.n`.
         key: String,
@@ -32,13 +32,14 @@ pub enum Error {
         message: String,
     },
     /// An I/O error on a named file.
-    #[error("{}: {source}", path.display())]
+    // The message carries the OS error; it is not also a `source`, which would print it twice
+    // in a cause chain.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file at fault.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A registry lookup or registration failed.
     #[error("{0}")]
@@ -63,7 +64,7 @@ impl Error {
     }
 
     /// Shorthand for [`Error::Io`].
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        Error::Io { path: path.into(), error }
     }
 }

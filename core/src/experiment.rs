@@ -147,12 +147,8 @@ fn run_trial(registry: &Registry, base: &Config, method: &Method, seed: u64, dir
 /// Runs `trials` seeds (0..trials) of every method of `config`, `jobs` at a time, into `out`.
 /// Trials already finished in `out` are read back, not rerun.
 pub fn run_experiment(registry: &Registry, config: &Config, trials: usize, jobs: usize, out: &Path) -> Result<Vec<TrialResult>> {
+    check_experiment(registry, config, out)?;
     let methods = methods(config);
-    // Check every method's config before running anything.
-    for m in &methods {
-        let probe = trial_config(config, m, 0);
-        registry.build_strategy(&probe.component(crate::ComponentKind::Strategy, &probe.search.strategy))?;
-    }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let config_path = out.join("config.toml");
     std::fs::write(&config_path, config.to_toml()).map_err(|e| Error::io(&config_path, e))?;
@@ -193,6 +189,37 @@ pub fn run_experiment(registry: &Registry, config: &Config, trials: usize, jobs:
     let results: Vec<TrialResult> = results.into_inner().unwrap().into_iter().flatten().collect();
     write_outputs(config, &methods, &results, out)?;
     Ok(results)
+}
+
+/// Checks an experiment before anything is written: every method's settings, the controller,
+/// space and evaluator (through a full [`prepare`](crate::prepare) of the first method), and
+/// that `out` holds no experiment of another configuration (whose trials it would mix with).
+pub fn check_experiment(registry: &Registry, config: &Config, out: &Path) -> Result<()> {
+    let methods = methods(config);
+    for (i, m) in methods.iter().enumerate() {
+        let probe = trial_config(config, m, 0);
+        if i == 0 {
+            crate::prepare(registry, probe)?;
+        } else {
+            registry.build_strategy(&probe.component(crate::ComponentKind::Strategy, &probe.search.strategy))?;
+        }
+    }
+    let saved_path = out.join("config.toml");
+    if saved_path.exists() {
+        let saved = Config::load(&saved_path)?;
+        if saved.to_toml() != config.to_toml() {
+            return Err(Error::config(
+                "--out",
+                format!(
+                    "{} holds an experiment with another configuration (its config.toml differs); \
+                     continue it with `seminas experiment --resume {}` or choose another --out",
+                    out.display(),
+                    out.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One row of `report.md`.

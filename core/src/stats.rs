@@ -195,3 +195,29 @@ mod tests {
         assert!(mean_ci_half_width(&[1.0], 0.99).is_nan());
     }
 }
+
+/// Standard competition ranks ("1224") of values listed best first: equal values share the
+/// rank of the first of them, so that every architecture as good as the optimum ranks 1.
+pub fn competition_ranks<T: PartialEq>(sorted_best_first: impl IntoIterator<Item = T>) -> Vec<usize> {
+    let mut ranks: Vec<usize> = Vec::new();
+    let mut previous: Option<T> = None;
+    for (position, value) in sorted_best_first.into_iter().enumerate() {
+        let rank = match (&previous, ranks.last()) {
+            (Some(p), Some(&r)) if *p == value => r,
+            _ => position + 1,
+        };
+        ranks.push(rank);
+        previous = Some(value);
+    }
+    ranks
+}
+
+#[cfg(test)]
+mod rank_tests {
+    #[test]
+    fn ties_share_the_first_rank() {
+        assert_eq!(super::competition_ranks([9.0, 8.0, 8.0, 7.0, 7.0, 7.0, 1.0]), [1, 2, 2, 4, 4, 4, 7]);
+        assert_eq!(super::competition_ranks(Vec::<f64>::new()), Vec::<usize>::new());
+        assert_eq!(super::competition_ranks([Some(1.0), None, None]), [1, 2, 2]);
+    }
+}

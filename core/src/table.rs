@@ -152,7 +152,11 @@ impl TableEvaluator {
         let mut order: Vec<(&String, f64)> = by_key.iter().map(|(k, &i)| (k, metric_of(&rows[i].measurement))).collect();
         order.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let optimum = order[0].1;
-        let ranks = order.iter().enumerate().map(|(i, (k, _))| ((*k).clone(), i + 1)).collect();
+        let ranks = order
+            .iter()
+            .zip(crate::stats::competition_ranks(order.iter().map(|(_, v)| *v)))
+            .map(|((k, _), rank)| ((*k).clone(), rank))
+            .collect();
         let facts = BenchmarkFacts { metric: rank_by, optimum, size: by_key.len() };
         Ok(TableEvaluator { rows: Arc::new(rows), by_key: Arc::new(by_key), ranks: Arc::new(ranks), facts })
     }

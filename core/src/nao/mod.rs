@@ -95,6 +95,22 @@ impl Default for NaoSettings {
     }
 }
 
+impl NaoSettings {
+    /// Checks that every value gives a controller that trains and generates.
+    pub fn validate(&self, checks: &crate::Checks) -> Result<()> {
+        checks.at_least("hidden_size", self.hidden_size, 1)?;
+        checks.at_least("mlp_hidden_size", self.mlp_hidden_size, 1)?;
+        checks.at_least("batch_size", self.batch_size, 1)?;
+        checks.below("dropout", self.dropout, 0.0, 1.0)?;
+        checks.positive("lr", self.lr)?;
+        checks.non_negative("l2_reg", self.l2_reg)?;
+        checks.positive("grad_bound", self.grad_bound as f64)?;
+        checks.within("trade_off", self.trade_off, 0.0, 1.0)?;
+        checks.positive("step_size", self.step_size as f64)?;
+        checks.not_below("max_step_size", self.max_step_size as f64, "step_size", self.step_size as f64)
+    }
+}
+
 /// Adam with L2 weight decay, as the official NAO code trains its controller.
 fn adam(settings: &NaoSettings) -> ModuleOptimizer {
     AdamConfig::new()
@@ -166,6 +182,7 @@ impl NaoController {
     /// Builds from a `[controller.nao]` component.
     pub fn from_component(component: &Component, encoding: &Encoding) -> Result<Self> {
         let settings: NaoSettings = component.parse()?;
+        settings.validate(&component.checks())?;
         let device = component.device.device()?;
         Self::new(settings, encoding.clone(), &device, component.seed ^ 0x6e61_6f00)
     }

@@ -23,6 +23,15 @@ pub struct EvolutionSettings {
     pub sample: usize,
 }
 
+impl EvolutionSettings {
+    /// Checks that every value can drive a search.
+    pub fn validate(&self, checks: &crate::Checks) -> Result<()> {
+        checks.at_least("population", self.population, 1)?;
+        checks.at_least("sample", self.sample, 1)?;
+        checks.at_most("sample", self.sample, "population", self.population)
+    }
+}
+
 impl Default for EvolutionSettings {
     fn default() -> Self {
         EvolutionSettings { population: 100, sample: 10 }
@@ -135,6 +144,19 @@ pub struct SemiEvolutionSettings {
     pub pretrain_epochs: usize,
     /// Predictor epochs on the combined set.
     pub epochs: usize,
+}
+
+impl SemiEvolutionSettings {
+    /// Checks that every value can drive a search.
+    pub fn validate(&self, checks: &crate::Checks) -> Result<()> {
+        checks.at_least("population", self.population, 1)?;
+        checks.at_least("sample", self.sample, 1)?;
+        checks.at_most("sample", self.sample, "population", self.population)?;
+        checks.at_least("children", self.children, 1)?;
+        checks.at_least("evaluate", self.evaluate, 1)?;
+        checks.at_most("evaluate", self.evaluate, "children", self.children)?;
+        checks.at_least("up_sample", self.up_sample, 1)
+    }
 }
 
 impl Default for SemiEvolutionSettings {

@@ -53,6 +53,18 @@ impl SemiNasSettings {
         }
     }
 
+    /// Checks that every value can drive a search (e.g. no iteration that generates nothing).
+    pub fn validate(&self, checks: &crate::Checks) -> Result<()> {
+        checks.at_least("n", self.n, 1)?;
+        checks.at_least("up_sample", self.up_sample, 1)?;
+        checks.at_least("k", self.k, 1)?;
+        checks.at_least("new_per_iteration", self.new_per_iteration, 1)?;
+        if let Some(l) = self.iterations {
+            checks.at_least("iterations", l, 1)?;
+        }
+        Ok(())
+    }
+
     /// Defaults of `nao`.
     pub fn nao() -> Self {
         SemiNasSettings { m: 0, up_sample: 1, epochs: 0, ..Self::seminas() }

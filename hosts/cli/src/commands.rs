@@ -100,19 +100,20 @@ struct SearchArgs {
     #[arg(long, conflicts_with = "config")]
     resume: Option<PathBuf>,
     /// Override `search.strategy`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     strategy: Option<String>,
-    /// Override `search.seed`.
-    #[arg(long)]
+    /// Override `search.seed` (0 to 2^63-1: configs are TOML, whose integers are 64-bit signed).
+    #[arg(long, conflicts_with = "resume", value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     seed: Option<u64>,
     /// Override `search.budget` (queries).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     budget: Option<usize>,
     /// Override `search.device`: flex, libtorch, libtorch-cuda:N or cuda:N.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     device: Option<String>,
-    /// Results folder (default `runs/<strategy>-<space>-seed<seed>`).
-    #[arg(long)]
+    /// Results folder (default `runs/<strategy>-<space>-seed<seed>`); it must not hold a run
+    /// already (continue one with --resume).
+    #[arg(long, conflicts_with = "resume")]
     out: Option<PathBuf>,
     /// Load a dynamic plugin library (repeatable); relative to the current folder.
     #[arg(long = "plugin", value_name = "PATH")]
@@ -129,8 +130,8 @@ struct ExperimentArgs {
     #[arg(long, required_unless_present = "resume")]
     trials: Option<usize>,
     /// Trials run at a time (default: the number of cores).
-    #[arg(long)]
-    jobs: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: Option<u64>,
     /// Results folder; finished trials found there are not rerun and unfinished ones continue.
     #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
     out: Option<PathBuf>,
@@ -235,6 +236,18 @@ fn list(json: bool, plugins: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// Adds the config file to a config error raised after loading (a strategy's, controller's or
+/// evaluator's settings), as loading itself does for the file's syntax and `[search]`.
+fn in_file(file: Option<&Path>) -> impl FnOnce(seminas_core::Error) -> seminas_core::Error + '_ {
+    move |e| match e {
+        seminas_core::Error::Config { key, message } if !message.contains(" (in ") => {
+            let file = file.map_or_else(|| "the embedded main-job config".to_string(), |f| f.display().to_string());
+            seminas_core::Error::Config { key, message: format!("{message} (in {file})") }
+        }
+        other => other,
+    }
+}
+
 fn search(args: SearchArgs) -> Result<()> {
     if let Some(dir) = &args.resume {
         return resume(dir, &args.plugin);
@@ -267,7 +280,20 @@ fn search(args: SearchArgs) -> Result<()> {
         let s = &config.search;
         PathBuf::from("runs").join(format!("{}-{}-seed{}", s.strategy, s.space, s.seed))
     });
-    let prepared = seminas_core::prepare(&registry, config)?;
+    // Never write over results already obtained.
+    if let Some(file) = ["summary.json", "history.jsonl", "checkpoint.json"].iter().find(|f| out.join(f).exists()) {
+        let what = if *file == "summary.json" { "a finished run" } else { "an interrupted run" };
+        return Err(seminas_core::Error::config(
+            "--out",
+            format!(
+                "{} already holds {what} ({file}); continue it with `seminas search --resume {}` or choose another --out",
+                out.display(),
+                out.display()
+            ),
+        )
+        .into());
+    }
+    let prepared = seminas_core::prepare(&registry, config).map_err(in_file(args.config.as_deref()))?;
     eprintln!("writing results to {}", out.display());
     let (summary, _) = prepared.run(Some(&out))?;
     print_summary(&summary, &out);
@@ -282,7 +308,7 @@ fn resume(dir: &Path, plugins: &[PathBuf]) -> Result<()> {
     let mut config =
         Config::load(&config_path).with_context(|| format!("{} is not a seminas run folder", dir.display()))?;
     let registry = registry(plugins, Some(&mut config))?;
-    let prepared = seminas_core::prepare(&registry, config)?;
+    let prepared = seminas_core::prepare(&registry, config).map_err(in_file(Some(&config_path)))?;
     eprintln!("resuming the run in {}", dir.display());
     let (summary, _) = prepared.resume(dir)?;
     print_summary(&summary, dir);
@@ -416,7 +442,10 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         return Err(seminas_core::Error::config("--trials", "must be at least 1").into());
     }
     let registry = registry(&args.plugin, Some(&mut config))?;
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
+    // Everything that can be refused is refused before anything is written.
+    let config_file = args.config.clone().unwrap_or_else(|| out.join("config.toml"));
+    seminas_core::experiment::check_experiment(&registry, &config, &out).map_err(in_file(Some(&config_file)))?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let plan_path = out.join(PLAN_FILE);
     std::fs::write(&plan_path, serde_json::to_string(&ExperimentPlan { trials })?)

@@ -140,3 +140,112 @@ fn predictor_eval_reports_rank_correlation() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--train"));
 }
+
+const NB201_SEARCH: &str = "[search]\nspace = 'nasbench201'\nevaluator = 'nasbench201'\nbudget = 20\n";
+
+/// Settings no search can use are refused up front (exit 2, naming the key and value), not
+/// met later as a hang or a panic.
+#[test]
+fn out_of_range_settings_are_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (table, key) in [
+        ("[search]\nstrategy = 'seminas-nao'\n[strategy.seminas-nao]\nnew_per_iteration = 0\n", "strategy.seminas-nao.new_per_iteration"),
+        ("[search]\nstrategy = 'nao'\n[strategy.nao]\nk = 0\n", "strategy.nao.k"),
+        ("[search]\nstrategy = 'seminas-nao'\n[controller.nao]\nstep_size = 0.0\n", "controller.nao.step_size"),
+        ("[search]\nstrategy = 'seminas-nao'\n[controller.nao]\ndropout = 1.5\n", "controller.nao.dropout"),
+        ("[search]\nstrategy = 'seminas-nao'\n[controller.nao]\ntrade_off = 2.0\n", "controller.nao.trade_off"),
+        ("[search]\nstrategy = 're'\n[strategy.re]\npopulation = 5\nsample = 6\n", "strategy.re.sample"),
+        ("[search]\nstrategy = 'seminas-re'\n[strategy.seminas-re]\nchildren = 0\n", "strategy.seminas-re.children"),
+    ] {
+        // The [search] keys of the table first, then the common ones.
+        let (search, rest) = table.split_once("\n[").map(|(s, r)| (s, format!("[{r}"))).unwrap();
+        let text = format!("{search}\n{}\n{rest}", &NB201_SEARCH["[search]\n".len()..]);
+        let config = write_config(dir.path(), &text);
+        let out_dir = dir.path().join("out");
+        let out = seminas().args(["search", "--config"]).arg(&config).arg("--out").arg(&out_dir).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {err}");
+        assert!(err.contains(key) && err.contains("bad.toml"), "{key}: {err}");
+        assert!(!out_dir.exists(), "{key}: nothing may be written for a bad config");
+    }
+}
+
+/// A TOML syntax error names the line and column; an empty file names what is missing.
+#[test]
+fn syntax_errors_name_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &format!("{NB201_SEARCH}seed = 3 x\n"));
+    let out = seminas().args(["search", "--config"]).arg(&config).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("line 5, column 10") && err.contains("bad.toml"), "{err}");
+
+    let config = write_config(dir.path(), "");
+    let out = seminas().args(["search", "--config"]).arg(&config).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("missing field `search`") && !err.contains("at ``"), "{err}");
+}
+
+/// `search` never writes over a run folder; `--resume` takes no overrides.
+#[test]
+fn existing_runs_are_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), NB201_SEARCH);
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("history.jsonl"), "{\"query\":1}\n").unwrap();
+    let out = seminas().args(["search", "--config"]).arg(&config).arg("--out").arg(&run).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("interrupted run") && err.contains("--resume"), "{err}");
+    assert_eq!(std::fs::read_to_string(run.join("history.jsonl")).unwrap(), "{\"query\":1}\n");
+    assert!(!run.join("config.toml").exists());
+
+    let out = seminas().args(["search", "--resume"]).arg(&run).args(["--budget", "200"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--budget"));
+    let out = seminas().args(["search", "--seed", "18446744073709551615", "--config"]).arg(&config).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// An experiment folder of another configuration is refused before anything in it changes.
+#[test]
+fn experiment_of_another_configuration_is_refused_unchanged() {
+    let Some(_) = std::env::var_os("SEMINAS_REFERENCE_DATA") else {
+        println!("skipped: SEMINAS_REFERENCE_DATA not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &format!("{NB201_SEARCH}strategy = 'random'\n"));
+    let exp = dir.path().join("exp");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["experiment"];
+        for (flag, default) in [("--trials", "2"), ("--jobs", "1")] {
+            if !extra.contains(&flag) {
+                args.extend([flag, default]);
+            }
+        }
+        args.push("--config");
+        seminas()
+            .args(args)
+            .arg(&config)
+            .arg("--out")
+            .arg(&exp)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&[]).status.success());
+    let files = ["config.toml", "experiment.json", "trials.csv"].map(|f| std::fs::read(exp.join(f)).unwrap());
+    for extra in [&["--budget", "30"][..], &["--trials", "0"][..], &["--jobs", "0"][..]] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let after = ["config.toml", "experiment.json", "trials.csv"].map(|f| std::fs::read(exp.join(f)).unwrap());
+        assert_eq!(after, files, "{extra:?} changed the experiment");
+    }
+    let out = run(&["--budget", "30"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another configuration"));
+    // The same command again is fine: its trials are finished.
+    assert!(run(&[]).status.success());
+}

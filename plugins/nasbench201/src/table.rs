@@ -212,8 +212,9 @@ impl Nb201Table {
                 rows[b].test_acc[d].total_cmp(&rows[a].test_acc[d]).then_with(|| rows[a].arch.cmp(&rows[b].arch))
             });
             let mut rank = vec![0; rows.len()];
-            for (position, &row) in order.iter().enumerate() {
-                rank[row] = position + 1;
+            let shared = seminas_core::stats::competition_ranks(order.iter().map(|&row| rows[row].test_acc[d]));
+            for (&row, r) in order.iter().zip(shared) {
+                rank[row] = r;
             }
             best[d] = order[0];
             ranks[d] = rank;
@@ -422,10 +423,15 @@ mod tests {
             assert!((table.optimum(dataset) - optimum).abs() < 5e-4, "{dataset}: {}", table.optimum(dataset));
             let best = table.best(dataset);
             assert_eq!(table.rank(best.arch.as_str(), dataset), Some(1));
-            let mut ranks: Vec<usize> =
-                table.rows().iter().map(|r| table.rank(r.arch.as_str(), dataset).unwrap()).collect();
-            ranks.sort_unstable();
-            assert_eq!(ranks, (1..=NUM_CELLS).collect::<Vec<_>>());
+            // Competition ranks: a cell's rank is 1 + the number of cells with a strictly
+            // higher test accuracy, so equal accuracies share a rank.
+            let d = dataset.slot();
+            let mut accs: Vec<f64> = table.rows().iter().map(|r| r.test_acc[d]).collect();
+            accs.sort_by(|a, b| b.total_cmp(a));
+            for row in table.rows().iter().step_by(97) {
+                let better = accs.partition_point(|&a| a > row.test_acc[d]);
+                assert_eq!(table.rank(row.arch.as_str(), dataset), Some(better + 1), "{}", row.arch);
+            }
         }
     }
 

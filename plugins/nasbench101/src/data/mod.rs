@@ -116,7 +116,7 @@ impl Image {
 /// The cells ranked by mean final test accuracy at one epoch budget.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ranking {
-    /// 1-based rank of each cell (1 = best); ties go to the smaller hash.
+    /// 1-based rank of each cell (1 = best); equal means share a rank ("1224").
     pub ranks: Vec<u32>,
     /// The best cell and its mean test accuracy.
     pub best: Option<(usize, f64)>,
@@ -420,8 +420,9 @@ impl NasBench101Data {
                 })
             });
             let mut ranks = vec![0u32; self.len()];
-            for (k, &i) in order.iter().enumerate() {
-                ranks[i as usize] = k as u32 + 1;
+            let shared = seminas_core::stats::competition_ranks(order.iter().map(|&i| means[i as usize]));
+            for (&i, r) in order.iter().zip(shared) {
+                ranks[i as usize] = r as u32;
             }
             let best = order
                 .first()
