@@ -260,8 +260,20 @@ pub fn read_history(path: &Path) -> Result<(Vec<Record>, Option<String>)> {
                     line.len()
                 ));
             }
-            Ok(_) | Err(_) => {
-                return Err(Error::data(path, format!("line {}: not a history record of this version", i + 1)));
+            Ok(_) => {
+                return Err(Error::data(path, format!("line {}: the line has no end, but more lines follow", i + 1)));
+            }
+            Err(e) => {
+                // Only the last line can be torn by a crash; a bad line before it means the file
+                // was damaged or edited, or was written by an incompatible version.
+                return Err(Error::data(
+                    path,
+                    format!(
+                        "line {}: not a valid history record ({e}); only a torn last line can be \
+                         discarded, so the file is damaged (or from another seminas version)",
+                        i + 1
+                    ),
+                ));
             }
         }
     }
@@ -276,4 +288,42 @@ pub fn rewrite_history(path: &Path, records: &[Record]) -> Result<()> {
         text.push('\n');
     }
     crate::checkpoint::write_durably(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn line(query: usize) -> String {
+        let record = Record {
+            query,
+            iteration: 0,
+            arch: Arch::new(format!("a{query}")),
+            key: format!("a{query}"),
+            measurement: Measurement { signal: query as f64, report: Default::default(), cost_seconds: 1.0 },
+            predicted: None,
+            best_signal: query as f64,
+        };
+        format!("{}\n", serde_json::to_string(&record).unwrap())
+    }
+
+    #[test]
+    fn torn_last_line_is_dropped_and_damaged_lines_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let (l1, l2, l3) = (line(1), line(2), line(3));
+
+        std::fs::write(&path, format!("{l1}{l2}{}", &l3[..l3.len() / 2])).unwrap();
+        let (records, warning) = read_history(&path).unwrap();
+        assert_eq!(records.len(), 2);
+        assert!(warning.unwrap().contains("torn last line 3"));
+
+        std::fs::write(&path, format!("{l1}{}\n{l3}", &l2[..l2.len() / 2])).unwrap();
+        let err = read_history(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("damaged"), "{err}");
+
+        std::fs::write(&path, format!("{l1}{l3}")).unwrap();
+        let err = read_history(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2: expected query 2, found 3"), "{err}");
+    }
 }
