@@ -310,72 +310,6 @@ fn expand_env(raw: &str) -> std::result::Result<String, String> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_key_is_named() {
-        let err = Config::parse("[search]\nspace='a'\nevaluator='b'\nbudget=3\nbudgte=4\n").unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("search") && text.contains("budgte"), "{text}");
-    }
-
-    #[test]
-    fn wrong_type_is_named() {
-        let err = Config::parse("[search]\nspace='a'\nevaluator='b'\nbudget='many'\n").unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("search.budget"), "{text}");
-        assert!(text.contains("usize") || text.contains("integer"), "{text}");
-    }
-
-    #[test]
-    fn component_errors_carry_full_path() {
-        #[derive(Deserialize, Debug)]
-        #[serde(deny_unknown_fields)]
-        #[allow(dead_code)]
-        struct S {
-            population: usize,
-        }
-        let c = Component::new(ComponentKind::Strategy, "re").with_toml("population = -3").unwrap();
-        let text = c.parse::<S>().unwrap_err().to_string();
-        assert!(text.contains("strategy.re.population"), "{text}");
-    }
-
-    #[test]
-    fn round_trip() {
-        let text = "[search]\nspace='nasbench201'\nevaluator='table'\nbudget=100\nseed=3\n\n[strategy.re]\npopulation=10\n";
-        let mut c = Config::parse(text).unwrap();
-        c.config_dir = Some(PathBuf::from("/somewhere/configs"));
-        let again = Config::parse(&c.to_toml()).unwrap();
-        assert_eq!(c, again);
-        assert_eq!(again.search.strategy, "seminas-nao");
-    }
-
-    #[test]
-    fn env_expansion() {
-        std::env::set_var("SEMINAS_TEST_DIR", "/data");
-        assert_eq!(expand_env("${SEMINAS_TEST_DIR}/x.csv").unwrap(), "/data/x.csv");
-        assert_eq!(expand_env("${SEMINAS_SURELY_UNSET_VAR}/x").unwrap_err(), "SEMINAS_SURELY_UNSET_VAR");
-    }
-
-    #[test]
-    fn plugin_paths_resolve_against_the_config_folder() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        std::fs::write(
-            &file,
-            "[search]\nspace='a'\nevaluator='b'\nbudget=3\nplugins=['lib/p.so', '/abs/q.so', '${SEMINAS_SURELY_UNSET_VAR}/r.so']\n",
-        )
-        .unwrap();
-        let mut config = Config::load(&file).unwrap();
-        let err = config.plugin_paths().unwrap_err().to_string();
-        assert!(err.contains("search.plugins[2]") && err.contains("SEMINAS_SURELY_UNSET_VAR"), "{err}");
-        config.search.plugins.pop();
-        assert_eq!(config.plugin_paths().unwrap(), vec![dir.path().join("lib/p.so"), PathBuf::from("/abs/q.so")]);
-    }
-}
-
 /// Range checks of a component's settings (from [`Component::checks`]), so that a value no
 /// search can use is a config error before anything runs, not a hang or a panic later.
 pub struct Checks {
@@ -441,5 +375,71 @@ impl Checks {
             return Err(self.error(key, format!("is {value}; it must be a positive number")));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse("[search]\nspace='a'\nevaluator='b'\nbudget=3\nbudgte=4\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("search") && text.contains("budgte"), "{text}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = Config::parse("[search]\nspace='a'\nevaluator='b'\nbudget='many'\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("search.budget"), "{text}");
+        assert!(text.contains("usize") || text.contains("integer"), "{text}");
+    }
+
+    #[test]
+    fn component_errors_carry_full_path() {
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct S {
+            population: usize,
+        }
+        let c = Component::new(ComponentKind::Strategy, "re").with_toml("population = -3").unwrap();
+        let text = c.parse::<S>().unwrap_err().to_string();
+        assert!(text.contains("strategy.re.population"), "{text}");
+    }
+
+    #[test]
+    fn round_trip() {
+        let text = "[search]\nspace='nasbench201'\nevaluator='table'\nbudget=100\nseed=3\n\n[strategy.re]\npopulation=10\n";
+        let mut c = Config::parse(text).unwrap();
+        c.config_dir = Some(PathBuf::from("/somewhere/configs"));
+        let again = Config::parse(&c.to_toml()).unwrap();
+        assert_eq!(c, again);
+        assert_eq!(again.search.strategy, "seminas-nao");
+    }
+
+    #[test]
+    fn env_expansion() {
+        std::env::set_var("SEMINAS_TEST_DIR", "/data");
+        assert_eq!(expand_env("${SEMINAS_TEST_DIR}/x.csv").unwrap(), "/data/x.csv");
+        assert_eq!(expand_env("${SEMINAS_SURELY_UNSET_VAR}/x").unwrap_err(), "SEMINAS_SURELY_UNSET_VAR");
+    }
+
+    #[test]
+    fn plugin_paths_resolve_against_the_config_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[search]\nspace='a'\nevaluator='b'\nbudget=3\nplugins=['lib/p.so', '/abs/q.so', '${SEMINAS_SURELY_UNSET_VAR}/r.so']\n",
+        )
+        .unwrap();
+        let mut config = Config::load(&file).unwrap();
+        let err = config.plugin_paths().unwrap_err().to_string();
+        assert!(err.contains("search.plugins[2]") && err.contains("SEMINAS_SURELY_UNSET_VAR"), "{err}");
+        config.search.plugins.pop();
+        assert_eq!(config.plugin_paths().unwrap(), vec![dir.path().join("lib/p.so"), PathBuf::from("/abs/q.so")]);
     }
 }
