@@ -315,6 +315,15 @@ fn resume(dir: &Path, plugins: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// A report metric for people: counts (parameters, flags) as integers, others to 6 decimals.
+fn metric(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.6}")
+    }
+}
+
 fn print_summary(summary: &seminas_core::Summary, out: &Path) {
     println!(
         "{} on {} ({}), seed {}: {} queries in {:.1} s",
@@ -333,7 +342,7 @@ fn print_summary(summary: &seminas_core::Summary, out: &Path) {
         }
         println!("  search signal: {:.6}", best.signal);
         for (name, value) in &best.report {
-            println!("  {name}: {value:.6}");
+            println!("  {name}: {}", metric(*value));
         }
         if let (Some(regret), Some(facts)) = (best.regret, &summary.facts) {
             println!("  regret to the optimum {:.6} of {}: {regret:.6}", facts.optimum, facts.metric);
@@ -343,7 +352,7 @@ fn print_summary(summary: &seminas_core::Summary, out: &Path) {
         }
     }
     for (name, value) in &summary.initial_median {
-        println!("  median {name} of the initial random architectures: {value:.6}");
+        println!("  median {name} of the initial random architectures: {}", metric(*value));
     }
     println!("history: {}", out.join("history.jsonl").display());
     println!("summary: {}", out.join("summary.json").display());
