@@ -145,13 +145,19 @@ fn run_trial(registry: &Registry, base: &Config, method: &Method, seed: u64, dir
 }
 
 /// Runs `trials` seeds (0..trials) of every method of `config`, `jobs` at a time, into `out`.
-/// Trials already finished in `out` are read back, not rerun.
+/// Trials already finished in `out` are read back, not rerun. Settings, data and a folder of
+/// another configuration are checked before anything is written; then `out` gets
+/// `config.toml` and [`PLAN_FILE`] (what `experiment --resume` reads) and the trials.
 pub fn run_experiment(registry: &Registry, config: &Config, trials: usize, jobs: usize, out: &Path) -> Result<Vec<TrialResult>> {
     check_experiment(registry, config, out)?;
     let methods = methods(config);
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    // What `experiment --resume` needs: the config and the trial count.
     let config_path = out.join("config.toml");
     std::fs::write(&config_path, config.to_toml()).map_err(|e| Error::io(&config_path, e))?;
+    let plan_path = out.join(PLAN_FILE);
+    let plan = serde_json::to_string(&Plan { trials }).expect("plans serialise");
+    std::fs::write(&plan_path, plan).map_err(|e| Error::io(&plan_path, e))?;
     let tasks: Vec<(usize, u64)> = (0..methods.len()).flat_map(|m| (0..trials as u64).map(move |s| (m, s))).collect();
     let bar = crate::progress::bar(tasks.len(), "trials");
     let next = Mutex::new(0usize);
@@ -191,10 +197,27 @@ pub fn run_experiment(registry: &Registry, config: &Config, trials: usize, jobs:
     Ok(results)
 }
 
+/// The file beside an experiment's `config.toml` that records its trial count.
+pub const PLAN_FILE: &str = "experiment.json";
+
+#[derive(Serialize, Deserialize)]
+struct Plan {
+    trials: usize,
+}
+
+/// The trial count of the experiment started in `dir` (from its [`PLAN_FILE`]).
+pub fn planned_trials(dir: &Path) -> Result<usize> {
+    let path = dir.join(PLAN_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let plan: Plan = serde_json::from_str(&text)
+        .map_err(|e| Error::data(&path, format!("not an experiment plan ({e}); expected {{\"trials\": N}}")))?;
+    Ok(plan.trials)
+}
+
 /// Checks an experiment before anything is written: every method's settings, the controller,
 /// space and evaluator (through a full [`prepare`](crate::prepare) of the first method), and
 /// that `out` holds no experiment of another configuration (whose trials it would mix with).
-pub fn check_experiment(registry: &Registry, config: &Config, out: &Path) -> Result<()> {
+fn check_experiment(registry: &Registry, config: &Config, out: &Path) -> Result<()> {
     let methods = methods(config);
     for (i, m) in methods.iter().enumerate() {
         let probe = trial_config(config, m, 0);

@@ -146,14 +146,6 @@ struct ExperimentArgs {
     budget: Option<usize>,
 }
 
-/// What `experiment --resume` needs besides the config: written when an experiment starts.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ExperimentPlan {
-    trials: usize,
-}
-
-const PLAN_FILE: &str = "experiment.json";
-
 #[derive(Subcommand, Debug)]
 enum PredictorCommand {
     /// Fit the controller on part of a table and report rank correlation on the rest.
@@ -433,12 +425,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         (Some(dir), _, _) => {
             let config = Config::load(&dir.join("config.toml"))
                 .with_context(|| format!("{} is not a started experiment (no config.toml)", dir.display()))?;
-            let plan_path = dir.join(PLAN_FILE);
-            let plan: ExperimentPlan = serde_json::from_str(
-                &std::fs::read_to_string(&plan_path).with_context(|| format!("reading {}", plan_path.display()))?,
-            )
-            .with_context(|| format!("{} is not an experiment plan", plan_path.display()))?;
-            (dir.clone(), config, Some(plan.trials))
+            (dir.clone(), config, Some(seminas_core::experiment::planned_trials(dir)?))
         }
         (None, Some(out), Some(config)) => (out.clone(), Config::load(config)?, None),
         _ => unreachable!("clap requires --config and --out, or --resume"),
@@ -452,15 +439,11 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     }
     let registry = registry(&args.plugin, Some(&mut config))?;
     let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
-    // Everything that can be refused is refused before anything is written.
+    // run_experiment refuses what it must before it writes anything (config.toml, the plan).
     let config_file = args.config.clone().unwrap_or_else(|| out.join("config.toml"));
-    seminas_core::experiment::check_experiment(&registry, &config, &out).map_err(in_file(Some(&config_file)))?;
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let plan_path = out.join(PLAN_FILE);
-    std::fs::write(&plan_path, serde_json::to_string(&ExperimentPlan { trials })?)
-        .with_context(|| format!("writing {}", plan_path.display()))?;
     let started = std::time::Instant::now();
-    let results = seminas_core::experiment::run_experiment(&registry, &config, trials, jobs, &out)?;
+    let results = seminas_core::experiment::run_experiment(&registry, &config, trials, jobs, &out)
+        .map_err(in_file(Some(&config_file)))?;
     let report = std::fs::read_to_string(out.join("report.md")).context("reading report.md")?;
     println!("{report}");
     println!(
