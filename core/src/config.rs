@@ -260,9 +260,12 @@ impl Component {
         format!("{}.{}", self.kind.table(), self.name)
     }
 
-    /// Range checks of this component's settings; errors name the full key and the value.
-    pub fn checks(&self) -> Checks {
-        Checks { prefix: self.prefix() }
+    /// Parses the table like [`parse`](Self::parse), then range-checks the values
+    /// ([`Settings::validate`]); errors name the full key and the value.
+    pub fn settings<T: Settings>(&self) -> Result<T> {
+        let settings: T = self.parse()?;
+        settings.validate(&Checks { prefix: self.prefix() })?;
+        Ok(settings)
     }
 
     /// Deserialises the table into typed settings. Use `#[serde(deny_unknown_fields)]` and
@@ -310,8 +313,15 @@ fn expand_env(raw: &str) -> std::result::Result<String, String> {
     Ok(out)
 }
 
-/// Range checks of a component's settings (from [`Component::checks`]), so that a value no
-/// search can use is a config error before anything runs, not a hang or a panic later.
+/// Typed settings whose values can be out of range although they parse (a zero count, a
+/// probability above 1), read with [`Component::settings`].
+pub trait Settings: DeserializeOwned {
+    /// Checks the values, so that one no search can use is a config error before anything
+    /// runs, not a hang or a panic later.
+    fn validate(&self, checks: &Checks) -> Result<()>;
+}
+
+/// Range checks for [`Settings::validate`]; errors name the full key and the value.
 pub struct Checks {
     prefix: String,
 }

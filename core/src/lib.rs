@@ -29,7 +29,7 @@ pub mod stats;
 pub mod strategies;
 
 pub use checkpoint::{read_checkpoint, CheckpointBody, Checkpointer, Restored, RngState, CHECKPOINT_FILE, CHECKPOINT_FORMAT};
-pub use config::{Checks, Component, ComponentKind, Config, ExperimentSection, SearchSection, Sweep};
+pub use config::{Checks, Component, ComponentKind, Config, ExperimentSection, SearchSection, Settings, Sweep};
 pub use controller::{Controller, Example, FitReport};
 pub use device::DeviceSpec;
 pub use errors::{Error, Result};

@@ -95,9 +95,9 @@ impl Default for NaoSettings {
     }
 }
 
-impl NaoSettings {
+impl crate::Settings for NaoSettings {
     /// Checks that every value gives a controller that trains and generates.
-    pub fn validate(&self, checks: &crate::Checks) -> Result<()> {
+    fn validate(&self, checks: &crate::Checks) -> Result<()> {
         checks.at_least("hidden_size", self.hidden_size, 1)?;
         checks.at_least("mlp_hidden_size", self.mlp_hidden_size, 1)?;
         checks.at_least("batch_size", self.batch_size, 1)?;
@@ -181,8 +181,7 @@ impl NaoController {
 
     /// Builds from a `[controller.nao]` component.
     pub fn from_component(component: &Component, encoding: &Encoding) -> Result<Self> {
-        let settings: NaoSettings = component.parse()?;
-        settings.validate(&component.checks())?;
+        let settings: NaoSettings = component.settings()?;
         let device = component.device.device()?;
         Self::new(settings, encoding.clone(), &device, component.seed ^ 0x6e61_6f00)
     }

@@ -23,9 +23,9 @@ pub struct EvolutionSettings {
     pub sample: usize,
 }
 
-impl EvolutionSettings {
+impl crate::Settings for EvolutionSettings {
     /// Checks that every value can drive a search.
-    pub fn validate(&self, checks: &crate::Checks) -> Result<()> {
+    fn validate(&self, checks: &crate::Checks) -> Result<()> {
         checks.at_least("population", self.population, 1)?;
         checks.at_least("sample", self.sample, 1)?;
         checks.at_most("sample", self.sample, "population", self.population)
@@ -146,9 +146,9 @@ pub struct SemiEvolutionSettings {
     pub epochs: usize,
 }
 
-impl SemiEvolutionSettings {
+impl crate::Settings for SemiEvolutionSettings {
     /// Checks that every value can drive a search.
-    pub fn validate(&self, checks: &crate::Checks) -> Result<()> {
+    fn validate(&self, checks: &crate::Checks) -> Result<()> {
         checks.at_least("population", self.population, 1)?;
         checks.at_least("sample", self.sample, 1)?;
         checks.at_most("sample", self.sample, "population", self.population)?;

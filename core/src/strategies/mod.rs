@@ -23,9 +23,7 @@ pub fn register(registry: &mut Registry) -> Result<()> {
             let mut defaults = toml::Table::try_from(SemiNasSettings::seminas()).expect("settings serialise");
             defaults.extend(c.table.clone());
             let c = crate::Component { table: defaults, ..c.clone() };
-            let settings: SemiNasSettings = c.parse()?;
-            settings.validate(&c.checks())?;
-            Ok(Box::new(SemiNas::new(settings)))
+            Ok(Box::new(SemiNas::new(c.settings()?)))
         },
     )?;
     registry.add_strategy(
@@ -36,30 +34,20 @@ pub fn register(registry: &mut Registry) -> Result<()> {
             let mut defaults = toml::Table::try_from(SemiNasSettings::nao()).expect("settings serialise");
             defaults.extend(c.table.clone());
             let c = crate::Component { table: defaults, ..c.clone() };
-            let settings: SemiNasSettings = c.parse()?;
-            settings.validate(&c.checks())?;
-            Ok(Box::new(SemiNas::new(settings)))
+            Ok(Box::new(SemiNas::new(c.settings()?)))
         },
     )?;
     registry.add_strategy(
         "seminas-re",
         "SemiNAS-RE: regularized evolution with children screened by the semi-supervised predictor",
         "population = 100\nsample = 10\nchildren = 100\nevaluate = 10\nm = 10000\nup_sample = 10",
-        |c| {
-            let settings: SemiEvolutionSettings = c.parse()?;
-            settings.validate(&c.checks())?;
-            Ok(Box::new(SemiEvolution::new(settings)))
-        },
+        |c| Ok(Box::new(SemiEvolution::new(c.settings()?))),
     )?;
     registry.add_strategy(
         "re",
         "Regularized evolution (Real et al. 2019)",
         "population = 100\nsample = 10",
-        |c| {
-            let settings: EvolutionSettings = c.parse()?;
-            settings.validate(&c.checks())?;
-            Ok(Box::new(RegularizedEvolution::new(settings)))
-        },
+        |c| Ok(Box::new(RegularizedEvolution::new(c.settings()?))),
     )?;
     registry.add_strategy("random", "Random search", "", |c| {
         #[derive(serde::Deserialize)]

@@ -53,8 +53,15 @@ impl SemiNasSettings {
         }
     }
 
+    /// Defaults of `nao`.
+    pub fn nao() -> Self {
+        SemiNasSettings { m: 0, up_sample: 1, epochs: 0, ..Self::seminas() }
+    }
+}
+
+impl crate::Settings for SemiNasSettings {
     /// Checks that every value can drive a search (e.g. no iteration that generates nothing).
-    pub fn validate(&self, checks: &crate::Checks) -> Result<()> {
+    fn validate(&self, checks: &crate::Checks) -> Result<()> {
         checks.at_least("n", self.n, 1)?;
         checks.at_least("up_sample", self.up_sample, 1)?;
         checks.at_least("k", self.k, 1)?;
@@ -63,11 +70,6 @@ impl SemiNasSettings {
             checks.at_least("iterations", l, 1)?;
         }
         Ok(())
-    }
-
-    /// Defaults of `nao`.
-    pub fn nao() -> Self {
-        SemiNasSettings { m: 0, up_sample: 1, epochs: 0, ..Self::seminas() }
     }
 }
 
